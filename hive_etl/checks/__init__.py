@@ -1,0 +1,1 @@
+"""Checks: the proofs a migration gives before it replaces anything."""

@@ -1,0 +1,105 @@
+"""Post-load checks on the build database, run before anything is swapped in.
+
+Each check is recomputed from the database itself, not from what the loader believes it
+did: the schema is introspected and compared with the spec, foreign keys and page
+integrity are asked of SQLite, model references are canonicalised again and looked up in
+the catalog, and the reconciliation terms are compared with the rows actually present.
+Any failure means exit 1 and the original stays where it is.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..context import CheckResult, RunContext
+from ..schema import diff_migrations, diff_tables, introspect, migration_rows, target_spec
+from ..transform.model_ids import canonicalise, shipped_aliases
+from ..transform.references import table_rules
+from ..transform.table_plan import legacy_model_sql, q
+
+
+def _first(items: list[str], more: int = 5) -> str:
+    shown = "; ".join(str(i) for i in items[:more])
+    return shown + (f"; ... ({len(items)} in all)" if len(items) > more else "")
+
+
+def check_schema(ctx: RunContext) -> CheckResult:
+    spec = target_spec()
+    diffs = diff_tables(introspect(ctx.conn), spec["tables"])
+    diffs += diff_migrations(migration_rows(ctx.conn), spec["migration_tracking"]["versions"])
+    return CheckResult("schema matches v13 spec", not diffs, _first(diffs))
+
+
+def check_foreign_keys(ctx: RunContext) -> CheckResult:
+    rows = ctx.conn.execute("PRAGMA main.foreign_key_check").fetchmany(20)
+    detail = _first([f"{t} rowid {r} -> {p}" for t, r, p, _ in rows])
+    return CheckResult("foreign keys resolve", not rows, detail)
+
+
+def check_integrity(ctx: RunContext) -> CheckResult:
+    result = [r[0] for r in ctx.conn.execute("PRAGMA main.quick_check")]
+    return CheckResult("quick_check", result == ["ok"], _first(result) if result != ["ok"] else "")
+
+
+def check_seeded_models(ctx: RunContext) -> CheckResult:
+    seeded = target_spec()["fresh_database_rows"]["openrouter_models"]
+    have = dict(ctx.conn.execute("SELECT internal_id, openrouter_id FROM main.openrouter_models"))
+    wrong = [f"{m['internal_id']} {m['openrouter_id']} (found {have.get(m['internal_id'])})"
+             for m in seeded if have.get(m["internal_id"]) != m["openrouter_id"]]
+    return CheckResult("seeded models keep internal_id 1..13", not wrong, _first(wrong))
+
+
+def _text_columns() -> list[tuple[str, str]]:
+    """(table, SQL expression over `s`) for every text model reference column."""
+    found = []
+    for table, rules in table_rules().items():
+        columns = [c for c, _ in (rules.get("model_text") or {}).items()]
+        found += [(table, f"s.{q(c)}") for c in columns]
+        pairs = rules.get("model_text_pairs") or ()
+        found += [(table, legacy_model_sql(p.get("provider"), p["model"], {p.get("provider"), p["model"]})) for p in pairs]
+    return found
+
+
+def check_model_references(ctx: RunContext) -> CheckResult:
+    conn, aliases = ctx.conn, shipped_aliases()
+    catalog = {canonicalise(oid, aliases).id for (oid,) in conn.execute("SELECT openrouter_id FROM main.openrouter_models")}
+    broken = []
+    for table, expr in _text_columns():
+        for (value,) in conn.execute(f"SELECT DISTINCT {expr} FROM main.{q(table)} AS s"):
+            if value is not None and str(value).strip() and canonicalise(value, aliases).id not in catalog:
+                broken.append(f"{table}: {value!r}")
+    for table, rules in table_rules().items():
+        for column in rules.get("model_ids") or {}:
+            n = conn.execute(
+                f"SELECT count(*) FROM main.{q(table)} AS s WHERE NOT EXISTS "
+                f"(SELECT 1 FROM main.openrouter_models AS m WHERE m.internal_id = s.{q(column)})"
+            ).fetchone()[0]
+            if n:
+                broken.append(f"{table}.{column}: {n} rows")
+    return CheckResult("every model reference names a catalog row", not broken, _first(broken))
+
+
+def check_reconciliation(ctx: RunContext) -> CheckResult:
+    problems = []
+    for table, counts in sorted(ctx.tables.items()):
+        if not counts.balanced():
+            problems.append(f"{table}: read {counts.read} != inserted {counts.inserted} + merged {counts.merged} "
+                            f"+ duplicates {counts.duplicates} + quarantined {counts.quarantined}")
+        have = ctx.conn.execute(f"SELECT count(*) FROM main.{q(table)}").fetchone()[0]
+        expected = ctx.target_rows_before.get(table, 0) + counts.inserted + counts.created
+        if have != expected:
+            problems.append(f"{table}: {have} rows in the target, expected {expected}")
+    for name, total in ctx.totals.items():
+        if not math.isclose(total["source"], total["target"] + total["quarantined"], rel_tol=1e-9, abs_tol=1e-9):
+            problems.append(f"{name}: source {total['source']} != target {total['target']} + quarantined {total['quarantined']}")
+    return CheckResult("reconciliation identities hold", not problems, _first(problems))
+
+
+CHECKS = (check_schema, check_foreign_keys, check_integrity, check_seeded_models, check_model_references,
+          check_reconciliation)
+
+
+def run_post_load_checks(ctx: RunContext) -> list[CheckResult]:
+    results = [check(ctx) for check in CHECKS]
+    ctx.checks.extend(results)
+    return results

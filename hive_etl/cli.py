@@ -1,0 +1,107 @@
+"""The `hive-etl` command line: a thin layer over hive_etl.pipeline.
+
+Exit codes: 0 migrated; 1 post-load checks failed (nothing swapped in); 2 bad input or
+usage, with a one-line message; 3 an internal error (a bug: the one line says so, and
+HIVE_ETL_DEBUG=1 shows the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import EXIT_INTERNAL, HiveEtlError
+
+
+def hive_dir(home: Path) -> Path:
+    """The folder holding hive-ai.db: $HIVE_HOME if set, else <home>/.hive."""
+    override = os.environ.get("HIVE_HOME")
+    return Path(override).expanduser() if override else home / ".hive"
+
+
+def _fail(exc: BaseException) -> None:
+    if isinstance(exc, HiveEtlError):
+        click.echo(f"hive-etl: error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    if os.environ.get("HIVE_ETL_DEBUG"):
+        raise exc
+    click.echo(f"hive-etl: internal error: {type(exc).__name__}: {exc} (set HIVE_ETL_DEBUG=1 for details)", err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
+def _summary(report: dict) -> str:
+    lines = [f"{'table':<28}{'read':>9}{'inserted':>10}{'merged':>8}{'dups':>6}{'quarant.':>9}{'created':>8}"]
+    for name, t in report["tables"].items():
+        lines.append(f"{name:<28}{t['read']:>9}{t['inserted']:>10}{t['merged']:>8}{t['duplicates']:>6}"
+                     f"{t['quarantined']:>9}{t['created']:>8}")
+    for name, total in report["totals"].items():
+        lines.append(f"total {name}: source {total['source']:g} = target {total['target']:g} + quarantined {total['quarantined']:g}")
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hive-etl")
+def main() -> None:
+    """Move a Hive AI TypeScript-era hive-ai.db into the Rust-era schema (version 13)."""
+
+
+home_option = click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path("~"),
+                           show_default=True, help="User's home folder holding .hive/ and .hive-ai/.")
+
+
+@main.command()
+@home_option
+@click.option("--source", type=click.Path(dir_okay=False, path_type=Path), help="TypeScript-era database [default: <home>/.hive/hive-ai.db].")
+@click.option("--target", type=click.Path(dir_okay=False, path_type=Path), help="Where the Rust-era database goes [default: the source path, original kept as a backup].")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="Report folder [default: <home>/.hive/migration-reports/<UTC time>/].")
+def migrate(home: Path, source: Path | None, target: Path | None, report_dir: Path | None) -> None:
+    """Migrate the source database into a new Rust-era database and swap it in."""
+    import json
+
+    from .context import RunContext
+    from .pipeline import run_pipeline
+
+    try:
+        now = datetime.now(timezone.utc)
+        home = home.expanduser()
+        source = (source or hive_dir(home) / "hive-ai.db").expanduser().absolute()
+        target = (target or source).expanduser().absolute()
+        report_dir = (report_dir or hive_dir(home) / "migration-reports" / now.strftime("%Y%m%dT%H%M%SZ")).expanduser().absolute()
+        ctx = RunContext(source=source, target=target, home=home, report_dir=report_dir, now=now)
+        report_path = run_pipeline(ctx, "migrate", progress=None)
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        click.echo(_summary(report))
+        click.echo(f"migrated: {target}")
+        click.echo(f"report:   {report_path}")
+        if ctx.backup_path:
+            click.echo(f"original kept as {ctx.backup_path}")
+            click.echo(f"to undo:  hive-etl restore --home {home} --backup {ctx.backup_path}")
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every failure ends in one line
+        _fail(exc)
+
+
+@main.command()
+@home_option
+@click.option("--backup", type=click.Path(dir_okay=False, path_type=Path), help="Backup to restore [default: the newest hive-ai.db.backup-* beside the database].")
+def restore(home: Path, backup: Path | None) -> None:
+    """Put a backup taken by `migrate` back in place of the migrated database."""
+    from .errors import BadInput
+    from .load.swap import latest_backup, restore_backup
+
+    try:
+        database = hive_dir(home.expanduser()) / "hive-ai.db"
+        backup = backup.expanduser().absolute() if backup else latest_backup(database)
+        if backup is None:
+            raise BadInput(f"restore: no hive-ai.db.backup-* found beside {database}; name one with --backup")
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        kept = restore_backup(database, backup, stamp)
+        click.echo(f"restored {backup} to {database}")
+        if kept:
+            click.echo(f"the database it replaced is kept as {kept}")
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001
+        _fail(exc)

@@ -1,0 +1,78 @@
+"""The run context: what one migration run knows, shared by its stages.
+
+Stages read what earlier stages left here (paths, the build connection, the model map) and
+add their own results (counts, checks, archived values). The report is written from it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .transform.model_ids import ModelMap
+
+
+@dataclass
+class TableCounts:
+    """Reconciliation terms of one table: read = inserted + merged + duplicates + quarantined.
+
+    `created` counts rows the tool made itself (placeholder models, derived summaries); they
+    have no source row, so they stand outside the identity.
+    """
+
+    read: int = 0
+    inserted: int = 0
+    merged: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    created: int = 0
+
+    def balanced(self) -> bool:
+        return self.read == self.inserted + self.merged + self.duplicates + self.quarantined
+
+    def as_dict(self) -> dict:
+        return dict(vars(self))
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str = ""
+    severity: str = "error"
+
+
+@dataclass
+class RunContext:
+    source: Path
+    target: Path
+    home: Path
+    report_dir: Path
+    now: datetime
+    dry_run: bool = False
+    work_dir: Path | None = None
+    snapshot_path: Path | None = None
+    build_path: Path | None = None
+    conn: sqlite3.Connection | None = None
+    source_columns: dict[str, list[str]] = field(default_factory=dict)   # snapshot table -> columns
+    source_keys: dict[str, list[str]] = field(default_factory=dict)      # snapshot table -> pk columns
+    target_rows_before: dict[str, int] = field(default_factory=dict)
+    loaded: set[str] = field(default_factory=set)
+    model_map: ModelMap | None = None
+    model_rowids: dict[int, int] = field(default_factory=dict)            # source rowid -> catalog decision
+    model_resolutions: list[dict] = field(default_factory=list)          # dangling ids resolved from text
+    tables: dict[str, TableCounts] = field(default_factory=dict)
+    totals: dict[str, dict[str, float]] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+    drift: dict[str, list] = field(default_factory=lambda: {"extra_tables": [], "extra_columns": [], "missing_columns": []})
+    notes: list[str] = field(default_factory=list)
+    sidecars: object = None
+    backup_path: Path | None = None
+    swapped: bool = False
+    outcome: str = "running"
+    source_stat: tuple | None = None
+
+    def counts(self, table: str) -> TableCounts:
+        return self.tables.setdefault(table, TableCounts())

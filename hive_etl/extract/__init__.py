@@ -1,0 +1,1 @@
+"""Extract stages: read the TypeScript-era sources without ever writing to them."""

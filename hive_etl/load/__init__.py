@@ -1,0 +1,1 @@
+"""Load stages: the build database, bulk inserts, sidecar files, the swap into place."""

@@ -1,0 +1,110 @@
+"""Quarantine and archive files: where every value that does not reach the target goes.
+
+- quarantine/<table>.parquet: one row per source row that could not be loaded, with the
+  reason, its primary key and the whole row as typed JSON.
+- archive/<table>.parquet: one row per source value that has no place in the target
+  (dropped or unknown columns and tables, values replaced by NULL, merged duplicates,
+  credits), keyed by source table and primary key, with its SQLite type.
+
+Rows are buffered and written in row groups, so memory stays flat however many there are.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+QUARANTINE_SCHEMA = pa.schema(
+    [("source_table", pa.string()), ("source_rowid", pa.int64()), ("source_pk", pa.string()),
+     ("reason", pa.string()), ("row_json", pa.string())]
+)
+ARCHIVE_SCHEMA = pa.schema(
+    [("source_table", pa.string()), ("source_pk", pa.string()), ("column", pa.string()),
+     ("value", pa.string()), ("value_type", pa.string()), ("reason", pa.string())]
+)
+BATCH_ROWS = 10_000
+
+
+def sqlite_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "integer"
+    return {int: "integer", float: "real", str: "text", bytes: "blob"}.get(type(value), "text")
+
+
+def render(value) -> str | None:
+    """A value as text that keeps its meaning: repr for floats, hex for blobs."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _jsonable(value):
+    return {"$blob": value.hex()} if isinstance(value, bytes) else value
+
+
+def row_json(columns: list[str], row) -> str:
+    return json.dumps({c: _jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False)
+
+
+def pk_json(pk: dict) -> str:
+    return json.dumps({k: _jsonable(v) for k, v in pk.items()}, ensure_ascii=False, sort_keys=True)
+
+
+class _ParquetFiles:
+    def __init__(self, folder: Path, schema: pa.Schema):
+        self.folder, self.schema = folder, schema
+        self.buffers: dict[str, list[dict]] = {}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, table: str, record: dict) -> None:
+        buffer = self.buffers.setdefault(table, [])
+        buffer.append(record)
+        self.counts[table] = self.counts.get(table, 0) + 1
+        if len(buffer) >= BATCH_ROWS:
+            self._flush(table)
+
+    def _flush(self, table: str) -> None:
+        rows = self.buffers.get(table)
+        if not rows:
+            return
+        if table not in self.writers:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.writers[table] = pq.ParquetWriter(self.folder / f"{table}.parquet", self.schema)
+        self.writers[table].write_table(pa.Table.from_pylist(rows, schema=self.schema))
+        self.buffers[table] = []
+
+    def close(self) -> list[Path]:
+        for table in list(self.buffers):
+            self._flush(table)
+        for writer in self.writers.values():
+            writer.close()
+        return [self.folder / f"{table}.parquet" for table in sorted(self.writers)]
+
+
+class Sidecars:
+    """The quarantine and archive files of one run, under `folder`."""
+
+    def __init__(self, folder: Path):
+        self.quarantine = _ParquetFiles(folder / "quarantine", QUARANTINE_SCHEMA)
+        self.archive = _ParquetFiles(folder / "archive", ARCHIVE_SCHEMA)
+
+    def quarantine_row(self, table: str, rowid: int | None, pk: dict, reason: str, columns: list[str], row) -> None:
+        self.quarantine.add(table, {"source_table": table, "source_rowid": rowid, "source_pk": pk_json(pk),
+                                    "reason": reason, "row_json": row_json(columns, row)})
+
+    def archive_value(self, table: str, pk: dict, column: str, value, reason: str) -> None:
+        self.archive.add(table, {"source_table": table, "source_pk": pk_json(pk), "column": column,
+                                 "value": render(value), "value_type": sqlite_type(value), "reason": reason})
+
+    def close(self) -> dict[str, list[Path]]:
+        return {"quarantine": self.quarantine.close(), "archive": self.archive.close()}

@@ -1,0 +1,117 @@
+"""Put the checked build file in place of the target, keeping the original as a backup.
+
+Order of operations, each step safe to interrupt:
+1. the build file is switched to WAL (the journal mode the Rust app expects), closed and
+   fsynced;
+2. when the target exists (the default: the source path itself), it is hard-linked to a
+   timestamped backup beside it (a byte-for-byte copy, verified by sha256, where links are
+   not possible), and a leftover `-wal` of the original is moved to the backup's name;
+3. one `rename()` puts the build file at the target path, and the folder is fsynced.
+Until step 3 the target path holds the original; after it, the new database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from ..context import RunContext
+from ..errors import BadInput
+from ..sqlite_files import file_sha256
+
+BACKUP_MARK = ".backup-"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def finalise_build(ctx: RunContext) -> None:
+    conn = ctx.conn
+    conn.execute("DETACH DATABASE src")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise RuntimeError(f"build file refused WAL journal mode ({mode})")
+    conn.close()
+    ctx.conn = None
+    _fsync(ctx.build_path)
+
+
+def backup_path_for(target: Path, ctx: RunContext) -> Path:
+    return target.with_name(f"{target.name}{BACKUP_MARK}{ctx.now.strftime('%Y%m%dT%H%M%SZ')}")
+
+
+def make_backup(original: Path, backup: Path) -> None:
+    """`backup` becomes the same bytes as `original` (a hard link, else a verified copy)."""
+    if backup.exists():
+        raise BadInput(f"backup {backup}: already exists; not overwriting it")
+    try:
+        os.link(original, backup)
+    except OSError:
+        shutil.copy2(original, backup)
+        _fsync(backup)
+        if file_sha256(backup) != file_sha256(original):
+            backup.unlink()
+            raise BadInput(f"backup {backup}: copy does not match {original}; nothing was changed")
+    for suffix in ("-wal",):
+        side = original.with_name(original.name + suffix)
+        if side.exists():
+            os.replace(side, backup.with_name(backup.name + suffix))
+    shm = original.with_name(original.name + "-shm")
+    if shm.exists():
+        shm.unlink()
+
+
+def swap_into_place(ctx: RunContext) -> None:
+    target = ctx.target
+    if target.exists():
+        ctx.backup_path = backup_path_for(target, ctx)
+        make_backup(target, ctx.backup_path)
+    os.replace(ctx.build_path, target)
+    _fsync(target.parent)
+    ctx.swapped = True
+
+
+def latest_backup(database: Path) -> Path | None:
+    candidates = sorted(
+        p for p in database.parent.glob(f"{database.name}{BACKUP_MARK}*")
+        if not p.name.endswith(("-wal", "-shm"))
+    )
+    return candidates[-1] if candidates else None
+
+
+def restore_backup(database: Path, backup: Path, stamp: str) -> Path | None:
+    """Put `backup` back at `database`; the database it replaces is kept beside it.
+
+    Returns where the replaced database was kept (None if there was none).
+    """
+    if not backup.is_file():
+        raise BadInput(f"backup {backup}: no such file")
+    with open(backup, "rb") as handle:
+        if not handle.read(16).startswith(b"SQLite format 3"):
+            raise BadInput(f"backup {backup}: not a SQLite database")
+    kept = None
+    if database.exists():
+        kept = database.with_name(f"{database.name}.migrated-{stamp}")
+        if kept.exists():
+            raise BadInput(f"restore: {kept} already exists; not overwriting it")
+        os.link(database, kept)
+        for suffix in ("-wal", "-shm"):
+            side = database.with_name(database.name + suffix)
+            if side.exists():
+                os.replace(side, kept.with_name(kept.name + suffix))
+    staging = database.with_name(f".{database.name}.restoring")
+    shutil.copy2(backup, staging)
+    _fsync(staging)
+    os.replace(staging, database)
+    wal = backup.with_name(backup.name + "-wal")
+    if wal.exists():
+        shutil.copy2(wal, database.with_name(database.name + "-wal"))
+    _fsync(database.parent)
+    return kept

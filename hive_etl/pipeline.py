@@ -1,0 +1,66 @@
+"""Run a pipeline (pipelines/<name>.yaml) over a run context, and end it cleanly.
+
+Whatever happens, the work folder beside the target is removed and the source is left as
+it was. The report folder is written only for runs that got as far as checking their
+result (migrated, or checks failed); bad input leaves no output at all.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from .context import RunContext
+from .errors import ChecksFailed
+from .load.build_target import check_target, make_work_dir, remove_work_dir
+from .load.sidecars import Sidecars
+from .report.json_report import write_report
+from .resources import pipeline_file
+from .stages import STAGES
+
+Progress = Callable[[str], None]
+
+
+def stage_names(pipeline: str) -> list[str]:
+    names = pipeline_file(f"{pipeline}.yaml")["stages"]
+    unknown = [n for n in names if n not in STAGES]
+    if unknown:
+        raise ValueError(f"pipelines/{pipeline}.yaml: unknown stage {unknown[0]!r}")
+    return names
+
+
+def _publish(ctx: RunContext, sidecars: Sidecars) -> Path:
+    """Move the sidecar files into the report folder and write report.json beside them."""
+    produced = sidecars.close()
+    ctx.report_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, list[Path]] = {}
+    for kind, paths in produced.items():
+        files[kind] = []
+        for path in paths:
+            destination = ctx.report_dir / kind / path.name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), destination)
+            files[kind].append(destination)
+    return write_report(ctx, files)
+
+
+def run_pipeline(ctx: RunContext, pipeline: str = "migrate", progress: Progress | None = None) -> Path:
+    """Run every stage; return the path of report.json. Raises HiveEtlError subclasses."""
+    names = stage_names(pipeline)
+    check_target(ctx)
+    make_work_dir(ctx)
+    sidecars = Sidecars(ctx.work_dir / "sidecars")
+    ctx.sidecars = sidecars
+    try:
+        for name in names:
+            if progress:
+                progress(name)
+            STAGES[name](ctx)
+        ctx.outcome = "dry_run" if ctx.dry_run else "migrated"
+        return _publish(ctx, sidecars)
+    except ChecksFailed:
+        _publish(ctx, sidecars)
+        raise
+    finally:
+        remove_work_dir(ctx)

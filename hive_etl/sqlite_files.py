@@ -1,0 +1,83 @@
+"""Facts about SQLite files read from their bytes, before SQLite itself opens them.
+
+Used on both sides: to refuse what is not a SQLite database (or a truncated one) with a
+clear message, and to see whether a database is in WAL mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import struct
+from pathlib import Path
+
+from .errors import BadInput
+
+MAGIC = b"SQLite format 3\x00"
+
+
+def read_header(path: Path, role: str) -> dict:
+    """Page size, page count and journal mode from the 100-byte header; BadInput if not SQLite."""
+    if not path.exists():
+        raise BadInput(f"{role} {path}: no such file")
+    if not path.is_file():
+        raise BadInput(f"{role} {path}: expected a SQLite database file, found a directory or device")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        raise BadInput(f"{role} {path}: cannot be read ({exc.strerror})") from None
+    if len(header) < 100 or not header.startswith(MAGIC):
+        raise BadInput(f"{role} {path}: not a SQLite database (expected the 'SQLite format 3' header)")
+    page_size = struct.unpack(">H", header[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    page_count, change_counter, valid_for = (
+        struct.unpack(">I", header[28:32])[0],
+        struct.unpack(">I", header[24:28])[0],
+        struct.unpack(">I", header[92:96])[0],
+    )
+    size = path.stat().st_size
+    if page_size < 512 or size % page_size:
+        raise BadInput(f"{role} {path}: truncated or damaged SQLite file ({size} bytes is not a whole number of {page_size}-byte pages)")
+    if page_count and change_counter == valid_for and size < page_count * page_size:
+        raise BadInput(f"{role} {path}: truncated SQLite file ({size} bytes, header says {page_count * page_size})")
+    return {"page_size": page_size, "wal": header[18] == 2 and header[19] == 2, "size": size}
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def table_names(conn: sqlite3.Connection, schema: str = "main") -> list[str]:
+    """User tables of an open database, internal sqlite_* tables left out."""
+    rows = conn.execute(
+        f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    )
+    return [name for (name,) in rows]
+
+
+# quick_check also reports rows that break a CHECK or NOT NULL constraint. In a source that
+# is dirty data, handled row by row by the loader, not damage to the file.
+DATA_FINDINGS = ("CHECK constraint failed in ", "NULL value in ")
+
+
+def quick_check(conn: sqlite3.Connection, role: str, path: Path, schema: str = "main", strict: bool = True) -> list[str]:
+    """PRAGMA quick_check; BadInput naming the file when SQLite finds damage.
+
+    With strict=False, constraint findings (DATA_FINDINGS) are returned instead of refused.
+    """
+    try:
+        result = [row[0] for row in conn.execute(f"PRAGMA {schema}.quick_check")]
+    except sqlite3.DatabaseError as exc:
+        raise BadInput(f"{role} {path}: damaged SQLite database ({exc})") from None
+    if result == ["ok"]:
+        return []
+    damage = [r for r in result if strict or not r.startswith(DATA_FINDINGS)]
+    if damage:
+        raise BadInput(f"{role} {path}: damaged SQLite database (quick_check: {damage[0]})")
+    return result

@@ -1,0 +1,78 @@
+"""The stage registry: the names pipelines/*.yaml may list, and the function each runs.
+
+A stage takes the run context and adds to it. Keeping the list here, and the order in the
+pipeline file, lets a later stage (legacy JSON, expectations, reports) slot in by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .checks.post_load import run_post_load_checks
+from .context import CheckResult, RunContext
+from .errors import ChecksFailed
+from .extract.source_snapshot import extract_source, source_stat
+from .load.all_tables import load_all_tables
+from .load.build_target import open_build
+from .load.model_catalog import load_model_catalog, resolve_legacy_ids
+from .load.swap import finalise_build, swap_into_place
+from .load.unmapped import archive_unmapped
+from .schema import create_indexes
+from .transform.derived import derive_daily_usage
+from .transform.model_ids import plan_catalog, resolve_references, shipped_aliases
+from .transform.references import source_models, target_text_references, text_references
+
+
+def transform_model_ids(ctx: RunContext) -> None:
+    """Decide every model's internal_id (contract section 4) before any row is loaded."""
+    conn, aliases = ctx.conn, shipped_aliases()
+    models, blank = source_models(conn, ctx.source_columns.get("openrouter_models", []))
+    catalog = dict(conn.execute("SELECT openrouter_id, internal_id FROM main.openrouter_models"))
+    model_map = plan_catalog(models, catalog, aliases)
+    texts = text_references(conn, ctx.source_columns) + target_text_references(conn)
+    ctx.model_map = resolve_references(model_map, texts, aliases)
+    ctx.model_rowids = {m.rowid: i for i, m in enumerate(sorted(models, key=lambda m: m.rowid))}
+    if blank:
+        ctx.notes.append(f"openrouter_models rows without an openrouter_id (rowid {', '.join(blank)}) are quarantined")
+
+
+def load_catalog(ctx: RunContext) -> None:
+    load_model_catalog(ctx, ctx.model_rowids)
+    ctx.model_resolutions = resolve_legacy_ids(ctx)
+
+
+def post_load_checks(ctx: RunContext) -> None:
+    results = run_post_load_checks(ctx)
+    unchanged = source_stat(ctx) == ctx.source_stat
+    results.append(CheckResult("source file unchanged during the run", unchanged,
+                               "" if unchanged else "the source was written to while migrating; close the app and run again"))
+    ctx.checks.append(results[-1])
+    failed = [r for r in results if not r.ok and r.severity == "error"]
+    if failed:
+        ctx.outcome = "checks_failed"
+        raise ChecksFailed(f"post-load check failed: {failed[0].name}: {failed[0].detail} (nothing was swapped in)")
+
+
+def build_indexes(ctx: RunContext) -> None:
+    create_indexes(ctx.conn)
+
+
+def finalise_and_swap(ctx: RunContext) -> None:
+    finalise_build(ctx)
+    if ctx.dry_run:
+        return
+    swap_into_place(ctx)
+
+
+STAGES: dict[str, Callable[[RunContext], None]] = {
+    "extract.source_snapshot": extract_source,
+    "load.create_build_target": open_build,
+    "transform.model_ids": transform_model_ids,
+    "load.model_catalog": load_catalog,
+    "load.tables": load_all_tables,
+    "transform.derived_tables": derive_daily_usage,
+    "load.archive_unmapped": archive_unmapped,
+    "load.build_indexes": build_indexes,
+    "checks.post_load": post_load_checks,
+    "load.finalise_and_swap": finalise_and_swap,
+}

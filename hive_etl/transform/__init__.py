@@ -1,0 +1,1 @@
+"""Transform stages: value normalisation, model identifiers, derived tables."""

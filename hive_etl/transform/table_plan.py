@@ -1,0 +1,276 @@
+"""The SQL that moves one table: normalised values, and why a row cannot be loaded.
+
+For every target table a plan is built from three facts: the target schema (types, NOT
+NULL, keys, foreign keys, CHECKs, UNIQUE constraints), the columns the source file really
+has (PRAGMA table_info of the snapshot), and the table's rules in pipelines/tables.yaml.
+The plan is three nested SELECTs over the attached snapshot `src`:
+
+- `inner`:  one normalised value per target column (plus the raw value where normalising
+            may fail, and duplicate ranks for UNIQUE constraints);
+- `middle`: `_reason`, the first reason the row cannot be loaded (quarantine), and one
+            `_null_<col>` per nullable column saying why its value is set to NULL (archive);
+- the load itself: `INSERT INTO main.<table> SELECT ... FROM middle WHERE _reason IS NULL`.
+
+Nothing is decided per row in Python; the loader only runs these statements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..resources import pipeline_file
+from ..transform import values
+from .model_ids import id_key_sql
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_text(text: str) -> str:
+    """A quoted SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def default_sql(default: str | None) -> str:
+    """A column default from the schema facts as an SQL expression (double quotes are text)."""
+    if default is None:
+        return "NULL"
+    if default.startswith('"') and default.endswith('"'):
+        return sql_text(default[1:-1])
+    return default
+
+
+@dataclass
+class ColumnPlan:
+    name: str
+    expr: str                 # the normalised value, over the source row `s`
+    raw: str | None = None    # the raw source value, when normalising may turn it into NULL
+    kind: str = "text"        # named in reasons: "timestamp", "boolean", "model id", ...
+    not_null: bool = False
+    source: str | None = None # the source column it comes from, if any
+    fallback: str = "NULL"    # the value written when normalising fails in a nullable column
+
+
+@dataclass
+class TablePlan:
+    table: str
+    columns: list[ColumnPlan]
+    pk: list[str]
+    source_columns: list[str]
+    skip_sql: str | None = None          # reason a row is merged into another (not written)
+    reasons: list[tuple[str, str]] = field(default_factory=list)    # (condition, message) over `n`
+    nulls: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # column -> (condition, message)
+    windows: list[str] = field(default_factory=list)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def source_of(self, column: str) -> str | None:
+        return next((c.source for c in self.columns if c.name == column), None)
+
+    def fallback_of(self, column: str) -> str:
+        return next((c.fallback for c in self.columns if c.name == column), "NULL")
+
+    def inner_sql(self) -> str:
+        parts = ["s.rowid AS _rid"]
+        for c in self.columns:
+            parts.append(f"{c.expr} AS {q(c.name)}")
+            if c.raw is not None:
+                parts.append(f"{c.raw} AS {q('_raw_' + c.name)}")
+        parts.append(f"{self.skip_sql or 'NULL'} AS _skip")
+        parts.extend(self.windows)
+        return f"SELECT {', '.join(parts)} FROM src.{q(self.table)} AS s"
+
+    def middle_sql(self) -> str:
+        reason = "NULL"
+        if self.reasons:
+            reason = "CASE " + " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in self.reasons) + " END"
+        nulls = []
+        for column, cases in self.nulls.items():
+            body = " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in cases)
+            nulls.append(f"CASE {body} END AS {q('_null_' + column)}")
+        extra = "".join(", " + n for n in nulls)
+        return f"SELECT n.*, {reason} AS _reason{extra} FROM ({self.inner_sql()}) AS n"
+
+    def value_sql(self, column: str) -> str:
+        if column in self.nulls:
+            return f"CASE WHEN m.{q('_null_' + column)} IS NOT NULL THEN {self.fallback_of(column)} ELSE m.{q(column)} END"
+        return f"m.{q(column)}"
+
+    def insert_sql(self, upsert: bool) -> str:
+        cols = ", ".join(q(c) for c in self.column_names)
+        select = ", ".join(self.value_sql(c) for c in self.column_names)
+        sql = (
+            f"INSERT INTO main.{q(self.table)} ({cols}) SELECT {select} "
+            f"FROM ({self.middle_sql()}) AS m WHERE m._reason IS NULL AND m._skip IS NULL"
+        )
+        if upsert:
+            updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in self.column_names if c not in self.pk)
+            sql += f" ON CONFLICT ({', '.join(q(p) for p in self.pk)}) DO UPDATE SET {updates}"
+        return sql
+
+    def audit_sql(self) -> str:
+        """Rows that are quarantined, merged elsewhere, or lose a value to NULL."""
+        flags = ["m._reason IS NOT NULL", "m._skip IS NOT NULL"] + [f"m.{q('_null_' + c)} IS NOT NULL" for c in self.nulls]
+        cols = ", ".join(["m._rid", "m._reason", "m._skip"] + [f"m.{q('_null_' + c)}" for c in self.nulls])
+        return f"SELECT {cols} FROM ({self.middle_sql()}) AS m WHERE {' OR '.join(flags)}"
+
+    def existing_sql(self) -> str:
+        """(rows whose key the target already has, of which equal in every column)."""
+        on = " AND ".join(f"e.{q(p)} = m.{q(p)}" for p in self.pk)
+        same = " AND ".join(f"e.{q(c)} IS {self.value_sql(c)}" for c in self.column_names)
+        return (
+            f"SELECT count(*), coalesce(sum({same}), 0) FROM ({self.middle_sql()}) AS m "
+            f"JOIN main.{q(self.table)} AS e ON {on} WHERE m._reason IS NULL AND m._skip IS NULL"
+        )
+
+
+# --- building a plan -----------------------------------------------------------------------
+
+def is_timestamp(column: str) -> bool:
+    rules = pipeline_file("tables.yaml")["timestamps"]
+    return column in rules["names"] or column.endswith(rules["suffix"])
+
+
+def _kind_expr(name: str, declared: str, src: str) -> tuple[str, str, bool]:
+    """(kind, expression, may_fail) for a plain column of the given declared type."""
+    declared = declared.upper()
+    if is_timestamp(name):
+        if declared == "INTEGER":
+            return "epoch seconds", values.epoch_seconds_sql(src), True
+        return "timestamp", values.timestamp_sql(src), True
+    if declared == "BOOLEAN":
+        return "boolean", values.boolean_sql(src), True
+    if declared == "INTEGER":
+        return "integer", values.integer_sql(src), True
+    if declared == "REAL":
+        return "number", values.real_sql(src), True
+    return "text", values.text_sql(src), False
+
+
+def _rule_expr(rule: str, src: str) -> tuple[str, str, bool]:
+    """Named value rules used by pipelines/tables.yaml."""
+    if rule == "tier_upper":
+        return "tier", f"upper(trim({src}))", False
+    if rule == "subscription_tier":
+        tiers = ", ".join(sql_text(t) for t in pipeline_file("tables.yaml")["subscription_tiers"])
+        return "subscription tier", f"CASE WHEN lower(trim({src})) IN ({tiers}) THEN lower(trim({src})) END", True
+    raise ValueError(f"pipelines/tables.yaml: unknown value rule {rule!r}")
+
+
+def legacy_model_sql(provider: str | None, model: str, present: set[str]) -> str:
+    """The text model id spelled by a legacy provider/model column pair."""
+    m = f"s.{q(model)}" if model in present else "NULL"
+    p = f"s.{q(provider)}" if provider and provider in present else "NULL"
+    return (
+        f"CASE WHEN {m} IS NULL OR trim({m}) = '' THEN NULL WHEN instr({m}, '/') > 0 THEN trim({m}) "
+        f"WHEN {p} IS NULL OR trim({p}) = '' THEN trim({m}) ELSE trim({p}) || '/' || trim({m}) END"
+    )
+
+
+def build_plan(
+    table: str,
+    spec: dict,
+    source_columns: list[str],
+    existing_tables: set[str],
+    overrides: dict[str, ColumnPlan] | None = None,
+    skip_sql: str | None = None,
+) -> TablePlan:
+    """The plan for one table. `existing_tables` are the tables present in the target."""
+    rules = (pipeline_file("tables.yaml")["tables"] or {}).get(table) or {}
+    present = set(source_columns)
+    overrides = overrides or {}
+    columns: list[ColumnPlan] = []
+    for col in spec["columns"]:
+        name, declared, not_null = col["name"], col["type"], bool(col["not_null"]) or False
+        if name in overrides:
+            columns.append(overrides[name])
+            continue
+        rule = (rules.get("columns") or {}).get(name) or {}
+        src_name = rule.get("from", name)
+        src = f"s.{q(src_name)}"
+        if src_name not in present:
+            columns.append(ColumnPlan(name, default_sql(col["default"]), kind="missing", not_null=not_null))
+            continue
+        if "rule" in rule:
+            kind, expr, may_fail = _rule_expr(rule["rule"], src)
+        elif name in (rules.get("model_ids") or {}):
+            legacy = rules["model_ids"][name] or {}
+            by_id = f"(SELECT target_id FROM temp.model_ids WHERE source_key = {id_key_sql(src)})"
+            if legacy.get("model"):
+                text = legacy_model_sql(legacy.get("provider"), legacy["model"], present)
+                by_id = f"coalesce({by_id}, (SELECT internal_id FROM temp.model_refs WHERE raw = {text}))"
+            kind, expr, may_fail = "model id", by_id, True
+        elif (rules.get("model_text") or {}).get(name) == "canonical":
+            kind, expr, may_fail = "model", f"coalesce((SELECT openrouter_id FROM temp.model_refs WHERE raw = {src}), {src})", False
+        else:
+            kind, expr, may_fail = _kind_expr(name, declared, src)
+        if not_null and col["default"] is not None:
+            expr = f"CASE WHEN {src} IS NULL THEN {default_sql(col['default'])} ELSE {expr} END"
+        fallback = default_sql(col["default"]) if rule.get("unknown") == "default" else "NULL"
+        columns.append(ColumnPlan(name, expr, src if may_fail else None, kind, not_null, src_name, fallback))
+
+    pk = [c["name"] for c in sorted(spec["columns"], key=lambda c: c["pk"]) if c["pk"]]
+    plan = TablePlan(table, columns, pk, source_columns, skip_sql=skip_sql)
+    _add_reasons(plan, spec, existing_tables)
+    return plan
+
+
+def _add_reasons(plan: TablePlan, spec: dict, existing_tables: set[str]) -> None:
+    by_name = {c.name: c for c in plan.columns}
+    integer_pk = len(plan.pk) == 1 and next(c for c in spec["columns"] if c["name"] == plan.pk[0])["type"].upper() == "INTEGER"
+    reasons, nulls = plan.reasons, plan.nulls
+
+    for p in plan.pk:
+        if not integer_pk:
+            reasons.append((f"n.{q(p)} IS NULL", sql_text(f"primary key {p} is NULL")))
+    for c in plan.columns:
+        if c.raw is not None:
+            failed = f"n.{q(c.name)} IS NULL AND n.{q('_raw_' + c.name)} IS NOT NULL"
+            message = f"{sql_text(c.name + ': cannot read ')} || quote(n.{q('_raw_' + c.name)}) || {sql_text(' as ' + c.kind)}"
+            if c.not_null:
+                reasons.append((failed, message))
+            else:
+                nulls.setdefault(c.name, []).append((failed, message))
+        if c.not_null and not (integer_pk and c.name in plan.pk):
+            reasons.append((f"n.{q(c.name)} IS NULL", sql_text(f"{c.name} is NULL in a NOT NULL column")))
+
+    for fk in spec["foreign_keys"]:
+        col, parent, parent_col = fk["column"], fk["ref_table"], fk["ref_column"]
+        value = f"n.{q(col)}"
+        if parent in existing_tables:
+            orphan = f"{value} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.{q(parent)} AS p WHERE p.{q(parent_col)} = {value})"
+        else:
+            orphan = f"{value} IS NOT NULL"
+        message = f"{sql_text(col + ' ')} || quote({value}) || {sql_text(f': no {parent}.{parent_col} with that value')}"
+        if by_name[col].not_null:
+            reasons.append((orphan, message))
+        else:
+            nulls.setdefault(col, []).append((orphan, message))
+
+    for check in spec["checks"]:
+        reasons.append((f"NOT ({check})", sql_text(f"CHECK failed: {' '.join(check.split())}")))
+
+    for i, unique in enumerate(_unique_keys(spec, plan.pk)):
+        key = ", ".join(by_name[c].expr for c in unique)
+        rank = f"_unique_{i}"
+        plan.windows.append(f"row_number() OVER (PARTITION BY {key} ORDER BY s.rowid) AS {rank}")
+        present = " AND ".join(f"n.{q(c)} IS NOT NULL" for c in unique)
+        same = " AND ".join(f"e.{q(c)} = n.{q(c)}" for c in unique)
+        other = " OR ".join(f"e.{q(p)} IS NOT n.{q(p)}" for p in plan.pk)
+        label = ", ".join(unique)
+        reasons.append((f"{present} AND n.{rank} > 1", sql_text(f"duplicate value of UNIQUE ({label}) in the source")))
+        reasons.append(
+            (f"{present} AND EXISTS (SELECT 1 FROM main.{q(plan.table)} AS e WHERE {same} AND ({other}))",
+             sql_text(f"UNIQUE ({label}) already taken in the target by another row")))
+
+
+def _unique_keys(spec: dict, pk: list[str]) -> list[list[str]]:
+    keys = []
+    for index in spec["indexes"]:
+        if index["unique"] and index["columns"] != pk and index["columns"] not in keys and not index.get("where"):
+            keys.append(index["columns"])
+    return keys

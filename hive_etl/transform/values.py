@@ -1,0 +1,173 @@
+"""Value normalisation (contract section 6), as SQL expressions with Python fallbacks.
+
+The bulk of the data is moved by SQLite itself, so each rule is an SQL expression over a
+source column. Clean values take a fast path written in SQL; only drifted ones (epoch
+numbers, odd date formats, numbers stored as text) reach a small deterministic Python
+function registered on the connection. Those functions never raise: they return NULL for a
+value they cannot normalise, and the loader turns "not NULL before, NULL after" into a
+quarantine or an archived value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+# Epoch values at or above this are milliseconds (1e11 s is the year 5138).
+MILLISECONDS_FROM = 100_000_000_000
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# JavaScript's Date.prototype.toString(): "Mon Jan 15 2024 10:30:00 GMT+0100 (Central European Time)"
+_JS_DATE = re.compile(r"^\w{3} (\w{3} \d{1,2} \d{4} \d{2}:\d{2}:\d{2}) GMT([+-]\d{4})")
+_OTHER_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d %b %Y %H:%M:%S")
+
+
+def format_utc(moment: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.sssZ`, the one form the tool writes timestamps in."""
+    moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment
+    return moment.strftime(ISO_FORMAT) + f".{moment.microsecond // 1000:03d}Z"
+
+
+def _from_epoch(value: float | int) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    millis = int(value) if abs(value) >= MILLISECONDS_FROM else round(value * 1000)
+    try:
+        moment = datetime.fromtimestamp(millis // 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.strftime(ISO_FORMAT) + f".{millis % 1000:03d}Z"
+
+
+def parse_number(value) -> int | float | None:
+    """An int or float from a number or numeric text (surrounding blanks allowed), else None."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return value if not isinstance(value, float) or math.isfinite(value) else None
+    if isinstance(value, bytes):
+        return None
+    text = str(value).strip()
+    if not _NUMBER.match(text):
+        return None
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    number = float(text)
+    return number if math.isfinite(number) else None
+
+
+def normalise_timestamp(value) -> str | None:
+    """Any parseable point in time as `YYYY-MM-DDTHH:MM:SS.sssZ` (UTC), else None.
+
+    Numbers are epoch seconds, or milliseconds when 1e11 or more. Text that SQLite already
+    understands never reaches this function (the SQL fast path keeps it byte for byte).
+    """
+    if value is None or isinstance(value, bytes):
+        return None
+    number = parse_number(value)
+    if number is not None:
+        return _from_epoch(number)
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return format_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        pass
+    match = _JS_DATE.match(text)
+    if match:
+        try:
+            return format_utc(datetime.strptime(" ".join(match.groups()), "%b %d %Y %H:%M:%S %z"))
+        except ValueError:
+            return None
+    try:
+        return format_utc(parsedate_to_datetime(text))
+    except (TypeError, ValueError, IndexError):
+        pass
+    for pattern in _OTHER_FORMATS:
+        try:
+            return format_utc(datetime.strptime(text, pattern))
+        except ValueError:
+            continue
+    return None
+
+
+def normalise_epoch_seconds(value) -> int | None:
+    """A point in time as INTEGER epoch seconds (milliseconds divided), else None."""
+    number = parse_number(value)
+    if number is not None:
+        return int(number // 1000) if abs(number) >= MILLISECONDS_FROM else int(number)
+    text = normalise_timestamp(value)
+    if text is None:
+        return None
+    return int(datetime.strptime(text[:19], ISO_FORMAT).replace(tzinfo=timezone.utc).timestamp())
+
+
+def normalise_integer(value) -> int | float | None:
+    """A number for an INTEGER column: whole numbers as int, others kept as they are."""
+    number = parse_number(value)
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
+    return number
+
+
+def normalise_real(value) -> float | None:
+    number = parse_number(value)
+    return None if number is None else float(number)
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """Make the fallbacks callable from SQL on `conn` as hive_timestamp(v) and friends."""
+    for name, function in {
+        "hive_timestamp": normalise_timestamp,
+        "hive_epoch_seconds": normalise_epoch_seconds,
+        "hive_integer": normalise_integer,
+        "hive_real": normalise_real,
+    }.items():
+        conn.create_function(name, 1, function, deterministic=True)
+
+
+# --- SQL expressions, one per kind of column ------------------------------------------------
+
+def timestamp_sql(col: str) -> str:
+    """Kept byte for byte when SQLite's datetime() reads it as a date; else normalised."""
+    return (
+        f"CASE WHEN {col} IS NULL THEN NULL "
+        f"WHEN typeof({col}) = 'text' AND {col} GLOB '*[^0-9.]*' AND datetime({col}) IS NOT NULL THEN {col} "
+        f"ELSE hive_timestamp({col}) END"
+    )
+
+
+def epoch_seconds_sql(col: str) -> str:
+    return (
+        f"CASE WHEN typeof({col}) = 'integer' AND abs({col}) < {MILLISECONDS_FROM} THEN {col} "
+        f"WHEN {col} IS NULL THEN NULL ELSE hive_epoch_seconds({col}) END"
+    )
+
+
+def boolean_sql(col: str) -> str:
+    """1/0, 'true'/'false' and '1'/'0' (any case, blanks trimmed) become 1/0; others NULL."""
+    return (
+        f"CASE WHEN {col} IS NULL THEN NULL "
+        f"WHEN typeof({col}) IN ('integer', 'real') AND {col} IN (0, 1) THEN CAST({col} AS INTEGER) "
+        f"WHEN typeof({col}) = 'text' AND lower(trim({col})) IN ('true', '1') THEN 1 "
+        f"WHEN typeof({col}) = 'text' AND lower(trim({col})) IN ('false', '0') THEN 0 "
+        f"ELSE NULL END"
+    )
+
+
+def integer_sql(col: str) -> str:
+    return f"CASE WHEN typeof({col}) IN ('integer', 'null') THEN {col} ELSE hive_integer({col}) END"
+
+
+def real_sql(col: str) -> str:
+    return f"CASE WHEN typeof({col}) IN ('real', 'integer', 'null') THEN {col} ELSE hive_real({col}) END"
+
+
+def text_sql(col: str) -> str:
+    return col
