@@ -17,6 +17,7 @@ from .load.build_target import check_target, make_work_dir, remove_work_dir
 from .load.sidecars import Sidecars
 from .report.json_report import write_report
 from .resources import pipeline_file
+from .sqlite_files import read_header
 from .stages import STAGES
 
 Progress = Callable[[str], None]
@@ -48,6 +49,7 @@ def _publish(ctx: RunContext, sidecars: Sidecars) -> Path:
 def run_pipeline(ctx: RunContext, pipeline: str = "migrate", progress: Progress | None = None) -> Path:
     """Run every stage; return the path of report.json. Raises HiveEtlError subclasses."""
     names = stage_names(pipeline)
+    read_header(ctx.source, "source")
     check_target(ctx)
     make_work_dir(ctx)
     sidecars = Sidecars(ctx.work_dir / "sidecars")

@@ -20,6 +20,8 @@ ISO_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 # Epoch values at or above this are milliseconds (1e11 s is the year 5138).
 MILLISECONDS_FROM = 100_000_000_000
+LAST_SECOND = 253_402_300_799          # 9999-12-31T23:59:59Z
+INT64 = 2**63
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 # JavaScript's Date.prototype.toString(): "Mon Jan 15 2024 10:30:00 GMT+0100 (Central European Time)"
@@ -55,7 +57,7 @@ def parse_number(value) -> int | float | None:
     text = str(value).strip()
     if not _NUMBER.match(text):
         return None
-    if re.fullmatch(r"[+-]?\d+", text):
+    if re.fullmatch(r"[+-]?\d+", text) and len(text) < 19:
         return int(text)
     number = float(text)
     return number if math.isfinite(number) else None
@@ -101,7 +103,8 @@ def normalise_epoch_seconds(value) -> int | None:
     """A point in time as INTEGER epoch seconds (milliseconds divided), else None."""
     number = parse_number(value)
     if number is not None:
-        return int(number // 1000) if abs(number) >= MILLISECONDS_FROM else int(number)
+        seconds = int(number // 1000) if abs(number) >= MILLISECONDS_FROM else int(number)
+        return seconds if abs(seconds) <= LAST_SECOND else None
     text = normalise_timestamp(value)
     if text is None:
         return None
@@ -111,14 +114,28 @@ def normalise_epoch_seconds(value) -> int | None:
 def normalise_integer(value) -> int | float | None:
     """A number for an INTEGER column: whole numbers as int, others kept as they are."""
     number = parse_number(value)
-    if isinstance(number, float) and number.is_integer():
+    if isinstance(number, float) and number.is_integer() and abs(number) < INT64:
         return int(number)
+    if isinstance(number, int) and abs(number) >= INT64:
+        return float(number)
     return number
 
 
 def normalise_real(value) -> float | None:
     number = parse_number(value)
     return None if number is None else float(number)
+
+
+def _never_raise(function):
+    """SQL functions must not raise: an exception would abort the whole INSERT ... SELECT."""
+
+    def guarded(value):
+        try:
+            return function(value)
+        except Exception:  # noqa: BLE001 - an unreadable value is NULL, reported by the loader
+            return None
+
+    return guarded
 
 
 def register(conn: sqlite3.Connection) -> None:
@@ -129,7 +146,7 @@ def register(conn: sqlite3.Connection) -> None:
         "hive_integer": normalise_integer,
         "hive_real": normalise_real,
     }.items():
-        conn.create_function(name, 1, function, deterministic=True)
+        conn.create_function(name, 1, _never_raise(function), deterministic=True)
 
 
 # --- SQL expressions, one per kind of column ------------------------------------------------

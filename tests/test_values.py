@@ -1,0 +1,96 @@
+"""Value normalisation rules (contract section 6), each on small hand-made cases."""
+
+import sqlite3
+
+import pytest
+
+from hive_etl.transform import values
+
+
+@pytest.fixture
+def sql():
+    conn = sqlite3.connect(":memory:")
+    values.register(conn)
+
+    def evaluate(expression_of, value):
+        return conn.execute(f"SELECT {expression_of('v')} FROM (SELECT ? AS v)", (value,)).fetchone()[0]
+
+    return evaluate
+
+
+@pytest.mark.parametrize("kept", [
+    "2024-01-15 10:30:00", "2024-01-15T10:30:00Z", "2024-01-15T10:30:00.123Z",
+    "2024-01-15T10:30:00+02:00", "2024-01-15",
+])
+def test_timestamps_sqlite_understands_are_kept_byte_for_byte(sql, kept):
+    assert sql(values.timestamp_sql, kept) == kept
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (1705314600, "2024-01-15T10:30:00.000Z"),            # epoch seconds
+    (1705314600123, "2024-01-15T10:30:00.123Z"),         # epoch milliseconds
+    ("1705314600123", "2024-01-15T10:30:00.123Z"),       # milliseconds stored as text
+    (1705314600.5, "2024-01-15T10:30:00.500Z"),          # fractional seconds
+    (" 2024-01-15 10:30:00 ", "2024-01-15T10:30:00.000Z"),   # blanks around an ISO value
+    ("Mon Jan 15 2024 12:30:00 GMT+0200 (Eastern European Standard Time)", "2024-01-15T10:30:00.000Z"),
+    ("Mon, 15 Jan 2024 10:30:00 GMT", "2024-01-15T10:30:00.000Z"),
+    ("2024/01/15 10:30:00", "2024-01-15T10:30:00.000Z"),
+])
+def test_other_timestamps_become_utc_iso_with_milliseconds(sql, raw, expected):
+    assert sql(values.timestamp_sql, raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["yesterday", "N/A", "", "2024-13-45 99:00:00", b"\x00\x01"])
+def test_unreadable_timestamps_become_null(sql, raw):
+    assert sql(values.timestamp_sql, raw) is None
+
+
+def test_null_timestamp_stays_null(sql):
+    assert sql(values.timestamp_sql, None) is None
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (1705314600, 1705314600), (1705314600123, 1705314600), ("1705314600", 1705314600),
+    ("2024-01-15T10:30:00Z", 1705314600), (None, None), ("soon", None),
+])
+def test_epoch_seconds_columns(sql, raw, expected):
+    assert sql(values.epoch_seconds_sql, raw) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (1, 1), (0, 0), ("true", 1), ("false", 0), ("TRUE", 1), (" False ", 0), ("1", 1), ("0", 0),
+    (1.0, 1), (None, None), ("yes", None), (2, None), ("maybe", None),
+])
+def test_booleans(sql, raw, expected):
+    assert sql(values.boolean_sql, raw) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("350", 350), (" 350 ", 350), ("3.0", 3), (350, 350), ("1e3", 1000), ("abc", None), ("", None), (None, None),
+])
+def test_integers_stored_as_text_become_numbers(sql, raw, expected):
+    result = sql(values.integer_sql, raw)
+    assert result == expected and (result is None or isinstance(result, int))
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("0.0042", 0.0042), ("-1.5", -1.5), (2, 2), (".5", 0.5), ("abc", None), ("nan", None), ("1,5", None),
+])
+def test_reals_stored_as_text_become_numbers(sql, raw, expected):
+    assert sql(values.real_sql, raw) == expected
+
+
+def test_normalisers_never_raise_on_odd_python_values():
+    for odd in [float("inf"), float("nan"), 10**30, -10**30, "\x00", "9" * 400]:
+        values.normalise_timestamp(odd)
+        values.normalise_epoch_seconds(odd)
+        values.normalise_integer(odd)
+        values.normalise_real(odd)
+
+
+@pytest.mark.parametrize("huge", ["9" * 400, "99999999999999999999", 10**30])
+def test_numbers_beyond_sqlite_range_do_not_abort_the_statement(sql, huge):
+    # A Python int beyond 64 bits returned to SQLite would abort the whole INSERT ... SELECT.
+    sql(values.integer_sql, str(huge))
+    sql(values.real_sql, str(huge))
+    assert sql(values.epoch_seconds_sql, str(huge)) is None
