@@ -54,6 +54,8 @@ def post_load_checks(ctx: RunContext) -> None:
 
 
 def build_indexes(ctx: RunContext) -> None:
+    if ctx.conn.in_transaction:
+        ctx.conn.execute("COMMIT")
     create_indexes(ctx.conn)
 
 

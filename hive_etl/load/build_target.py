@@ -64,7 +64,11 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
     """Create the build file with the fresh v13 schema and seeds, attach the snapshot."""
     ctx.build_path = ctx.work_dir / "build.db"
     conn = sqlite3.connect(ctx.build_path, isolation_level=None)
-    for pragma in ("journal_mode = OFF", "synchronous = OFF", "foreign_keys = OFF", "temp_store = MEMORY",
+    # foreign_keys stay OFF while loading: the loader checks every key itself (and v13's
+    # conversations table names a parent table that no longer exists, which would refuse
+    # every write); PRAGMA foreign_key_check proves the result afterwards. Sorts and
+    # materialised selects spill to temp files, so memory does not grow with table size.
+    for pragma in ("journal_mode = OFF", "synchronous = OFF", "foreign_keys = OFF", "temp_store = FILE",
                    "cache_size = -65536"):
         conn.execute(f"PRAGMA {pragma}")
     values.register(conn)
@@ -74,6 +78,7 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
     conn.execute("ATTACH DATABASE ? AS src", (str(ctx.snapshot_path),))
     ctx.conn = conn
     ctx.target_rows_before = {t: row_count(conn, "main", t) for t in table_names(conn) if t != "schema_migrations"}
+    conn.execute("BEGIN")  # every load stage runs in this one transaction, committed before the indexes
     return conn
 
 

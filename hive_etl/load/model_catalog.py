@@ -21,22 +21,19 @@ from ..transform.table_plan import ColumnPlan, build_plan, legacy_model_sql, q
 from ..transform.values import format_utc
 from .tables import load_table
 
+MAP_TABLES = (
+    "CREATE TEMP TABLE model_rows (rid INTEGER PRIMARY KEY, target_id INTEGER, openrouter_id TEXT, writes INTEGER)",
+    "CREATE TEMP TABLE model_ids (source_key TEXT PRIMARY KEY, target_id INTEGER) WITHOUT ROWID",
+    "CREATE TEMP TABLE model_refs (raw TEXT PRIMARY KEY, internal_id INTEGER, openrouter_id TEXT) WITHOUT ROWID",
+)
 PLACEHOLDER_DESCRIPTION = "Placeholder: named in the user's history but absent from the catalog (hive-etl)"
 
 
 def write_map_tables(ctx: RunContext, rowids: dict[int, int]) -> None:
     """The model map as temp tables; `rowids` maps source rowid -> catalog decision index."""
     conn, model_map = ctx.conn, ctx.model_map
-    conn.executescript(
-        """
-        DROP TABLE IF EXISTS temp.model_rows;
-        DROP TABLE IF EXISTS temp.model_ids;
-        DROP TABLE IF EXISTS temp.model_refs;
-        CREATE TABLE temp.model_rows (rid INTEGER PRIMARY KEY, target_id INTEGER, openrouter_id TEXT, writes INTEGER);
-        CREATE TABLE temp.model_ids (source_key TEXT PRIMARY KEY, target_id INTEGER) WITHOUT ROWID;
-        CREATE TABLE temp.model_refs (raw TEXT PRIMARY KEY, internal_id INTEGER, openrouter_id TEXT) WITHOUT ROWID;
-        """
-    )
+    for statement in MAP_TABLES:
+        conn.execute(statement)
     decisions = model_map.catalog
     conn.executemany(
         "INSERT INTO temp.model_rows VALUES (?, ?, ?, ?)",
