@@ -61,9 +61,12 @@ def table_names(conn: sqlite3.Connection, schema: str = "main") -> list[str]:
     return [name for (name,) in rows]
 
 
-# quick_check also reports rows that break a CHECK or NOT NULL constraint. In a source that
-# is dirty data, handled row by row by the loader, not damage to the file.
-DATA_FINDINGS = ("CHECK constraint failed in ", "NULL value in ")
+# quick_check also reports rows that break a CHECK or NOT NULL constraint, and values whose
+# storage class the column's affinity could not have produced (left by an app that rewrote
+# its DDL in place). In a source that is dirty data, normalised or quarantined row by row
+# by the loader, not damage to the file.
+DATA_FINDINGS = ("CHECK constraint failed in ", "NULL value in ", "TEXT value in ", "NUMERIC value in ",
+                 "INTEGER value in ", "REAL value in ", "BLOB value in ")
 
 
 def quick_check(conn: sqlite3.Connection, role: str, path: Path, schema: str = "main", strict: bool = True) -> list[str]:

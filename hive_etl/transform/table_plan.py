@@ -230,7 +230,11 @@ def _add_reasons(plan: TablePlan, spec: dict, existing_tables: set[str]) -> None
     for c in plan.columns:
         if c.raw is not None:
             failed = f"n.{q(c.name)} IS NULL AND n.{q('_raw_' + c.name)} IS NOT NULL"
-            message = f"{sql_text(c.name + ': cannot read ')} || quote(n.{q('_raw_' + c.name)}) || {sql_text(' as ' + c.kind)}"
+            raw = f"quote(n.{q('_raw_' + c.name)})"
+            if c.kind == "model id":
+                message = f"{sql_text(c.name + ' ')} || {raw} || {sql_text(': names no model of the source catalog')}"
+            else:
+                message = f"{sql_text(c.name + ': cannot read ')} || {raw} || {sql_text(' as ' + c.kind)}"
             if c.not_null:
                 reasons.append((failed, message))
             else:
@@ -257,8 +261,10 @@ def _add_reasons(plan: TablePlan, spec: dict, existing_tables: set[str]) -> None
     for i, unique in enumerate(_unique_keys(spec, plan.pk)):
         key = ", ".join(by_name[c].expr for c in unique)
         rank = f"_unique_{i}"
-        plan.windows.append(f"row_number() OVER (PARTITION BY {key} ORDER BY s.rowid) AS {rank}")
-        present = " AND ".join(f"n.{q(c)} IS NOT NULL" for c in unique)
+        # Rows merged into another (skip_sql) are not written, so they take no rank.
+        skip = plan.skip_sql or "NULL"
+        plan.windows.append(f"row_number() OVER (PARTITION BY {key}, {skip} IS NULL ORDER BY s.rowid) AS {rank}")
+        present = " AND ".join(["n._skip IS NULL"] + [f"n.{q(c)} IS NOT NULL" for c in unique])
         same = " AND ".join(f"e.{q(c)} = n.{q(c)}" for c in unique)
         other = " OR ".join(f"e.{q(p)} IS NOT n.{q(p)}" for p in plan.pk)
         label = ", ".join(unique)
