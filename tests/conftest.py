@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sqlite3
 from pathlib import Path
@@ -13,6 +14,15 @@ from hive_etl.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_DDL = (REPO / "fixtures" / "source_schema.sql").read_text(encoding="utf-8")
+SAMPLES = {"typescript": (REPO / "fixtures" / "sample-install", 7), "desktop": (REPO / "fixtures" / "desktop-install", 11)}
+
+
+def load_generator():
+    """fixtures/generate.py as a module (fixtures/ is not an installed package)."""
+    spec = importlib.util.spec_from_file_location("fixture_generate", REPO / "fixtures" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_install(home: Path, sql: str = "", ddl: str = SOURCE_DDL) -> Path:

@@ -4,7 +4,6 @@ through the ledger, the desktop variant's drift, the CLI's refusal to overwrite,
 committed sample installs matching a regeneration."""
 
 import hashlib
-import importlib.util
 import json
 import math
 import re
@@ -16,19 +15,18 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SAMPLES, load_generator
+
 ROOT = Path(__file__).resolve().parents[1]
 GENERATE = ROOT / "fixtures" / "generate.py"
 SOURCE_SPEC = json.loads((ROOT / "hive_etl" / "schema" / "source_schema.json").read_text())["tables"]
 TARGET_SPEC = json.loads((ROOT / "hive_etl" / "schema" / "target_schema.json").read_text())
 
-_spec = importlib.util.spec_from_file_location("fixture_generate", GENERATE)
-gen = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gen)
+gen = load_generator()
 
 ALLOWED_EVENTS = ('query_start', 'query_complete', 'query_error', 'model_switch', 'fallback', 'rate_limit',
                   'stage_start', 'stage_complete', 'stage_error', 'pipeline_complete', 'export', 'budget_alert',
                   'cost_alert', 'quality_alert', 'performance_alert')
-SAMPLES = {"typescript": (ROOT / "fixtures" / "sample-install", 7), "desktop": (ROOT / "fixtures" / "desktop-install", 11)}
 
 
 def sha256(path: Path) -> str:
