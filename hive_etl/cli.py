@@ -73,7 +73,7 @@ def migrate(home: Path, source: Path | None, target: Path | None, report_dir: Pa
         target = (target or source).expanduser().absolute()
         report_dir = (report_dir or hive_dir(home) / "migration-reports" / now.strftime("%Y%m%dT%H%M%SZ")).expanduser().absolute()
         ctx = RunContext(source=source, target=target, home=home, report_dir=report_dir, now=now)
-        report_path = run_pipeline(ctx, "migrate", progress=None)
+        report_path = run_pipeline(ctx, "migrate")
         report = json.loads(report_path.read_text(encoding="utf-8"))
         click.echo(_summary(report))
         click.echo(f"migrated: {target}")

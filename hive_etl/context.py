@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .load.sidecars import Sidecars
 from .transform.model_ids import ModelMap
 
 
@@ -68,7 +69,7 @@ class RunContext:
     checks: list[CheckResult] = field(default_factory=list)
     drift: dict[str, list] = field(default_factory=lambda: {"extra_tables": [], "extra_columns": [], "missing_columns": []})
     notes: list[str] = field(default_factory=list)
-    sidecars: object = None
+    sidecars: Sidecars | None = None
     backup_path: Path | None = None
     swapped: bool = False
     outcome: str = "running"

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .checks.post_load import run_post_load_checks
-from .context import CheckResult, RunContext
+from .context import RunContext
 from .errors import ChecksFailed
-from .extract.source_snapshot import extract_source, source_stat
+from .extract.source_snapshot import extract_source
 from .load.all_tables import load_all_tables
 from .load.build_target import open_build
 from .load.model_catalog import load_model_catalog, resolve_legacy_ids
@@ -43,10 +43,6 @@ def load_catalog(ctx: RunContext) -> None:
 
 def post_load_checks(ctx: RunContext) -> None:
     results = run_post_load_checks(ctx)
-    unchanged = source_stat(ctx) == ctx.source_stat
-    results.append(CheckResult("source file unchanged during the run", unchanged,
-                               "" if unchanged else "the source was written to while migrating; close the app and run again"))
-    ctx.checks.append(results[-1])
     failed = [r for r in results if not r.ok and r.severity == "error"]
     if failed:
         ctx.outcome = "checks_failed"

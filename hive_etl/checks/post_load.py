@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 
 from ..context import CheckResult, RunContext
+from ..extract.source_snapshot import source_stat
 from ..schema import diff_migrations, diff_tables, introspect, migration_rows, target_spec
 from ..transform.model_ids import canonicalise, shipped_aliases
-from ..transform.references import table_rules
+from ..rules import table_rules
 from ..transform.table_plan import legacy_model_sql, q
 
 
@@ -95,8 +96,14 @@ def check_reconciliation(ctx: RunContext) -> CheckResult:
     return CheckResult("reconciliation identities hold", not problems, _first(problems))
 
 
+def check_source_unchanged(ctx: RunContext) -> CheckResult:
+    unchanged = source_stat(ctx) == ctx.source_stat
+    detail = "" if unchanged else "the source was written to while migrating; close the app and run again"
+    return CheckResult("source file unchanged during the run", unchanged, detail)
+
+
 CHECKS = (check_schema, check_foreign_keys, check_integrity, check_seeded_models, check_model_references,
-          check_reconciliation)
+          check_reconciliation, check_source_unchanged)
 
 
 def run_post_load_checks(ctx: RunContext) -> list[CheckResult]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from graphlib import TopologicalSorter
 
 from ..context import RunContext
-from ..resources import pipeline_file
+from ..rules import table_rules, totals_rule
 from ..schema import target_spec
 from ..transform.table_plan import build_plan
 from .tables import load_table, measure_totals, read_target_totals
@@ -29,12 +29,11 @@ def load_order() -> list[str]:
 
 
 def load_all_tables(ctx: RunContext) -> None:
-    config = pipeline_file("tables.yaml")
-    rules, totals = config["tables"] or {}, config.get("totals") or {}
+    rules, totals = table_rules(), totals_rule()
     spec = target_spec()["tables"]
     existing = set(ctx.target_rows_before)
     for table in load_order():
-        if table in ctx.loaded or table not in ctx.source_columns or (rules.get(table) or {}).get("stage"):
+        if table in ctx.loaded or table not in ctx.source_columns or rules.get(table, {}).get("stage"):
             continue
         plan = build_plan(table, spec[table], ctx.source_columns[table], existing)
         if table == totals.get("table"):

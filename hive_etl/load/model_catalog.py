@@ -16,7 +16,7 @@ from __future__ import annotations
 from ..context import RunContext
 from ..schema import target_spec
 from ..transform.model_ids import id_key_sql, provider_of, shipped_aliases
-from ..transform.references import table_rules
+from ..rules import table_rules
 from ..transform.table_plan import ColumnPlan, build_plan, legacy_model_sql, q
 from ..transform.values import format_utc
 from .tables import load_table

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..resources import pipeline_file
+from ..rules import table_rules
 from .model_ids import SourceModel, id_key
 from .table_plan import legacy_model_sql, q
-
-
-def table_rules() -> dict:
-    return pipeline_file("tables.yaml")["tables"] or {}
 
 
 def text_references(conn: sqlite3.Connection, source_columns: dict[str, list[str]]) -> list[str]:

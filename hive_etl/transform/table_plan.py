@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..resources import pipeline_file
+from ..rules import is_timestamp, rules_for, subscription_tiers
 from ..transform import values
 from .model_ids import id_key_sql
 
@@ -130,11 +130,6 @@ class TablePlan:
 
 # --- building a plan -----------------------------------------------------------------------
 
-def is_timestamp(column: str) -> bool:
-    rules = pipeline_file("tables.yaml")["timestamps"]
-    return column in rules["names"] or column.endswith(rules["suffix"])
-
-
 def _kind_expr(name: str, declared: str, src: str) -> tuple[str, str, bool]:
     """(kind, expression, may_fail) for a plain column of the given declared type."""
     declared = declared.upper()
@@ -156,7 +151,7 @@ def _rule_expr(rule: str, src: str) -> tuple[str, str, bool]:
     if rule == "tier_upper":
         return "tier", f"upper(trim({src}))", False
     if rule == "subscription_tier":
-        tiers = ", ".join(sql_text(t) for t in pipeline_file("tables.yaml")["subscription_tiers"])
+        tiers = ", ".join(sql_text(t) for t in subscription_tiers())
         return "subscription tier", f"CASE WHEN lower(trim({src})) IN ({tiers}) THEN lower(trim({src})) END", True
     raise ValueError(f"pipelines/tables.yaml: unknown value rule {rule!r}")
 
@@ -180,7 +175,7 @@ def build_plan(
     skip_sql: str | None = None,
 ) -> TablePlan:
     """The plan for one table. `existing_tables` are the tables present in the target."""
-    rules = (pipeline_file("tables.yaml")["tables"] or {}).get(table) or {}
+    rules = rules_for(table)
     present = set(source_columns)
     overrides = overrides or {}
     columns: list[ColumnPlan] = []
