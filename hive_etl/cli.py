@@ -54,13 +54,22 @@ home_option = click.option("--home", type=click.Path(file_okay=False, path_type=
                            show_default=True, help="User's home folder holding .hive/ and .hive-ai/.")
 
 
-@main.command()
-@home_option
-@click.option("--source", type=click.Path(dir_okay=False, path_type=Path), help="TypeScript-era database [default: <home>/.hive/hive-ai.db].")
-@click.option("--target", type=click.Path(dir_okay=False, path_type=Path), help="Where the Rust-era database goes [default: the source path, original kept as a backup].")
-@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="Report folder [default: <home>/.hive/migration-reports/<UTC time>/].")
-def migrate(home: Path, source: Path | None, target: Path | None, report_dir: Path | None) -> None:
-    """Migrate the source database into a new Rust-era database and swap it in."""
+def run_options(command):
+    """The options `migrate` and `dry-run` share."""
+    for option in reversed([
+        home_option,
+        click.option("--source", type=click.Path(dir_okay=False, path_type=Path),
+                     help="TypeScript-era database [default: <home>/.hive/hive-ai.db]."),
+        click.option("--target", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Where the Rust-era database goes [default: the source path, original kept as a backup]."),
+        click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Report folder [default: <home>/.hive/migration-reports/<UTC time>/]."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _run(pipeline: str, home: Path, source: Path | None, target: Path | None, report_dir: Path | None) -> None:
     import json
 
     from .context import RunContext
@@ -72,17 +81,35 @@ def migrate(home: Path, source: Path | None, target: Path | None, report_dir: Pa
         source = (source or hive_dir(home) / "hive-ai.db").expanduser().absolute()
         target = (target or source).expanduser().absolute()
         report_dir = (report_dir or hive_dir(home) / "migration-reports" / now.strftime("%Y%m%dT%H%M%SZ")).expanduser().absolute()
-        ctx = RunContext(source=source, target=target, home=home, report_dir=report_dir, now=now)
-        report_path = run_pipeline(ctx, "migrate")
+        ctx = RunContext(source=source, target=target, home=home, report_dir=report_dir, now=now,
+                         dry_run=pipeline == "dry_run")
+        report_path = run_pipeline(ctx, pipeline)
         report = json.loads(report_path.read_text(encoding="utf-8"))
         click.echo(_summary(report))
-        click.echo(f"migrated: {target}")
+        if ctx.dry_run:
+            click.echo(f"dry run: nothing was written to {target}; checks {'passed' if report['outcome'] == 'dry_run' else 'failed'}")
+        else:
+            click.echo(f"migrated: {target}")
         click.echo(f"report:   {report_path}")
         if ctx.backup_path:
             click.echo(f"original kept as {ctx.backup_path}")
             click.echo(f"to undo:  hive-etl restore --home {home} --backup {ctx.backup_path}")
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every failure ends in one line
         _fail(exc)
+
+
+@main.command()
+@run_options
+def migrate(home: Path, source: Path | None, target: Path | None, report_dir: Path | None) -> None:
+    """Migrate the source database into a new Rust-era database and swap it in."""
+    _run("migrate", home, source, target, report_dir)
+
+
+@main.command("dry-run")
+@run_options
+def dry_run(home: Path, source: Path | None, target: Path | None, report_dir: Path | None) -> None:
+    """Do everything `migrate` does in a scratch database and write the report; change nothing else."""
+    _run("dry_run", home, source, target, report_dir)
 
 
 @main.command()

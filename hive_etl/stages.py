@@ -57,8 +57,6 @@ def build_indexes(ctx: RunContext) -> None:
 
 def finalise_and_swap(ctx: RunContext) -> None:
     finalise_build(ctx)
-    if ctx.dry_run:
-        return
     swap_into_place(ctx)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 from ..context import RunContext
@@ -22,6 +23,11 @@ from .tables import row_count
 
 
 def make_work_dir(ctx: RunContext) -> Path:
+    """The work folder: beside the target (same file system, for the final rename), or for a
+    dry run, which must leave the user's folders alone, in the system's temporary folder."""
+    if ctx.dry_run:
+        ctx.work_dir = Path(tempfile.mkdtemp(prefix="hive-etl-dry-run-"))
+        return ctx.work_dir
     folder = ctx.target.parent
     if not folder.is_dir():
         raise BadInput(f"target {ctx.target}: folder {folder} does not exist")

@@ -1,0 +1,55 @@
+"""`hive-etl dry-run`: the whole pipeline into a scratch database, a report, and nothing else."""
+
+import hashlib
+import json
+import shutil
+
+from conftest import SAMPLES, run_cli
+from hive_etl.pipeline import stage_names
+
+
+def tree_hashes(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_dry_run_reports_what_migrate_does_and_touches_nothing(tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(SAMPLES["typescript"][0], home)
+    before = tree_hashes(home)
+    result = run_cli("dry-run", "--home", str(home), "--report-dir", str(tmp_path / "dry"))
+    assert result.exit_code == 0, result.stderr
+    assert tree_hashes(home) == before
+    dry = json.loads((tmp_path / "dry" / "report.json").read_text())
+    assert dry["outcome"] == "dry_run" and dry["target"]["swapped_in"] is False and dry["target"]["backup"] is None
+    assert all(check["ok"] for check in dry["checks"])
+
+    result = run_cli("migrate", "--home", str(home), "--report-dir", str(tmp_path / "real"))
+    assert result.exit_code == 0, result.stderr
+    real = json.loads((tmp_path / "real" / "report.json").read_text())
+    assert dry["tables"] == real["tables"] and dry["totals"] == real["totals"]
+    assert [m["internal_id"] for m in dry["models"]] == [m["internal_id"] for m in real["models"]]
+
+
+def test_dry_run_with_default_report_folder_adds_only_the_report(tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(SAMPLES["desktop"][0], home)
+    before = tree_hashes(home)
+    result = run_cli("dry-run", "--home", str(home))
+    assert result.exit_code == 0, result.stderr
+    after = tree_hashes(home)
+    added = {name for name in after if name not in before}
+    assert {name: after[name] for name in before} == before
+    assert added and all(name.startswith(".hive/migration-reports/") for name in added)
+
+
+def test_dry_run_refuses_bad_input_like_migrate(tmp_path):
+    (tmp_path / "home" / ".hive").mkdir(parents=True)
+    (tmp_path / "home" / ".hive" / "hive-ai.db").write_text("not a database")
+    result = run_cli("dry-run", "--home", str(tmp_path / "home"))
+    assert result.exit_code == 2 and "not a SQLite database" in result.stderr
+    assert not (tmp_path / "home" / ".hive" / "migration-reports").exists()
+
+
+def test_dry_run_runs_the_migration_stages_except_the_swap():
+    assert stage_names("dry_run") == [s for s in stage_names("migrate") if s != "load.finalise_and_swap"]
