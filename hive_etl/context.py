@@ -69,6 +69,7 @@ class RunContext:
     checks: list[CheckResult] = field(default_factory=list)
     drift: dict[str, list] = field(default_factory=lambda: {"extra_tables": [], "extra_columns": [], "missing_columns": []})
     notes: list[str] = field(default_factory=list)
+    figures: dict[str, list] = field(default_factory=dict)                # charted in the report
     sidecars: Sidecars | None = None
     backup_path: Path | None = None
     swapped: bool = False

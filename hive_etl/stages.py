@@ -17,6 +17,7 @@ from .load.build_target import open_build
 from .load.model_catalog import load_model_catalog, resolve_legacy_ids
 from .load.swap import finalise_build, swap_into_place
 from .load.unmapped import archive_unmapped
+from .report.figures import compute_figures
 from .schema import create_indexes
 from .transform.derived import derive_daily_usage
 from .transform.model_ids import plan_catalog, resolve_references, shipped_aliases
@@ -68,6 +69,7 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "load.tables": load_all_tables,
     "transform.derived_tables": derive_daily_usage,
     "load.archive_unmapped": archive_unmapped,
+    "report.figures": compute_figures,
     "load.build_indexes": build_indexes,
     "checks.post_load": post_load_checks,
     "load.finalise_and_swap": finalise_and_swap,

@@ -64,6 +64,9 @@ def test_money_totals_reconcile_with_quarantined_rows(tmp_path, migrate):
     assert totals["cost"] == {"source": 1.75, "target": 0.75, "quarantined": 1.0}
     assert totals["tokens_input"] == {"source": 41, "target": 40, "quarantined": 1}
     assert rows(run, "SELECT sum(cost), sum(tokens_output) FROM usage_records") == [(0.75, 60)]
+    # Every row was written "now" (CURRENT_TIMESTAMP default), so they share one day.
+    [day] = run.report["daily_cost"]
+    assert (day["source"], day["target"]) == (1.75, 0.75)
 
 
 # --- quarantine and archive -------------------------------------------------------------------
