@@ -39,8 +39,11 @@ def _summary(report: dict) -> str:
     for name, t in report["tables"].items():
         lines.append(f"{name:<28}{t['read']:>9}{t['inserted']:>10}{t['merged']:>8}{t['duplicates']:>6}"
                      f"{t['quarantined']:>9}{t['created']:>8}")
-    for name, total in report["totals"].items():
-        lines.append(f"total {name}: source {total['source']:g} = target {total['target']:g} + quarantined {total['quarantined']:g}")
+    for name, t in report["totals"].items():
+        line = f"total {name}: source {t['source']:g} = target {t['target']:g}"
+        if t["target_before"] or t["already_present"]:
+            line += f" - target before {t['target_before']:g} + already present {t['already_present']:g}"
+        lines.append(line + f" + quarantined {t['quarantined']:g}")
     return "\n".join(lines)
 
 
@@ -93,7 +96,7 @@ def _run(pipeline: str, home: Path, source: Path | None, target: Path | None, re
         click.echo(f"report:   {report_path}")
         if ctx.backup_path:
             click.echo(f"original kept as {ctx.backup_path}")
-            click.echo(f"to undo:  hive-etl restore --home {home} --backup {ctx.backup_path}")
+            click.echo(f"to undo:  hive-etl restore --database {target} --backup {ctx.backup_path}")
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every failure ends in one line
         _fail(exc)
 
@@ -114,17 +117,18 @@ def dry_run(home: Path, source: Path | None, target: Path | None, report_dir: Pa
 
 @main.command()
 @home_option
-@click.option("--backup", type=click.Path(dir_okay=False, path_type=Path), help="Backup to restore [default: the newest hive-ai.db.backup-* beside the database].")
-def restore(home: Path, backup: Path | None) -> None:
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), help="The migrated database [default: <home>/.hive/hive-ai.db].")
+@click.option("--backup", type=click.Path(dir_okay=False, path_type=Path), help="Backup to restore [default: the newest <database>.backup-* beside it].")
+def restore(home: Path, database: Path | None, backup: Path | None) -> None:
     """Put a backup taken by `migrate` back in place of the migrated database."""
     from .errors import BadInput
     from .load.swap import latest_backup, restore_backup
 
     try:
-        database = hive_dir(home.expanduser()) / "hive-ai.db"
+        database = (database or hive_dir(home.expanduser()) / "hive-ai.db").expanduser().absolute()
         backup = backup.expanduser().absolute() if backup else latest_backup(database)
         if backup is None:
-            raise BadInput(f"restore: no hive-ai.db.backup-* found beside {database}; name one with --backup")
+            raise BadInput(f"restore: no {database.name}.backup-* found beside {database}; name one with --backup")
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         kept = restore_backup(database, backup, stamp)
         click.echo(f"restored {backup} to {database}")

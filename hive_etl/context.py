@@ -53,6 +53,7 @@ class RunContext:
     report_dir: Path
     now: datetime
     dry_run: bool = False
+    merge: bool = False                  # the target is an existing Rust-era database
     work_dir: Path | None = None
     snapshot_path: Path | None = None
     build_path: Path | None = None
@@ -70,6 +71,7 @@ class RunContext:
     drift: dict[str, list] = field(default_factory=lambda: {"extra_tables": [], "extra_columns": [], "missing_columns": []})
     notes: list[str] = field(default_factory=list)
     figures: dict[str, list] = field(default_factory=dict)                # charted in the report
+    conflicts: list[dict] = field(default_factory=list)                   # rows both sides hold, differently
     sidecars: Sidecars | None = None
     backup_path: Path | None = None
     swapped: bool = False

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .context import RunContext
 from .errors import ChecksFailed
-from .load.build_target import check_target, make_work_dir, remove_work_dir
+from .load.build_target import check_free_space, check_target, make_work_dir, remove_work_dir
 from .load.sidecars import Sidecars
 from .report.json_report import write_report
 from .resources import pipeline_file
@@ -52,6 +52,11 @@ def run_pipeline(ctx: RunContext, pipeline: str = "migrate", progress: Progress 
     read_header(ctx.source, "source")
     check_target(ctx)
     make_work_dir(ctx)
+    try:
+        check_free_space(ctx)
+    except Exception:
+        remove_work_dir(ctx)
+        raise
     sidecars = Sidecars(ctx.work_dir / "sidecars")
     ctx.sidecars = sidecars
     try:

@@ -34,3 +34,10 @@ def subscription_tiers() -> list[str]:
 def totals_rule() -> dict:
     """{"table": ..., "columns": [...]}: the sums that must be conserved (may be empty)."""
     return _config().get("totals") or {}
+
+
+def merge_rule() -> dict:
+    """{"newer_by": [...], "natural_keys": {table: [...]}, "row_match_narrow": [...]}."""
+    rule = _config().get("merge") or {}
+    return {"newer_by": rule.get("newer_by") or [], "natural_keys": rule.get("natural_keys") or {},
+            "row_match_narrow": rule.get("row_match_narrow") or []}

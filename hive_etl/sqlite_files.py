@@ -6,7 +6,9 @@ clear message, and to see whether a database is in WAL mode.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import sqlite3
 import struct
 from pathlib import Path
@@ -84,3 +86,50 @@ def quick_check(conn: sqlite3.Connection, role: str, path: Path, schema: str = "
     if damage:
         raise BadInput(f"{role} {path}: damaged SQLite database (quick_check: {damage[0]})")
     return result
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that can neither change the file nor leave -wal/-shm files behind.
+
+    With both -wal and -shm present (a WAL database in use, or left so), a plain read-only
+    connection reads through them; a WAL database with no -wal has nobody writing to it and
+    is opened immutable (a read-only open would create -wal/-shm); a rollback-journal
+    database is opened read-only.
+    """
+    wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+    if wal.exists() and shm.exists():
+        mode = "mode=ro"
+    elif read_header(path, "database")["wal"] and not wal.exists():
+        mode = "immutable=1"
+    else:
+        mode = "mode=ro"
+    return sqlite3.connect(f"file:{path.as_posix()}?{mode}", uri=True, isolation_level=None, timeout=5)
+
+
+# Byte ranges SQLite locks (os_unix.c): PENDING, RESERVED and SHARED bytes of the database
+# file, and the WAL-index lock slots plus the "DMS" byte every connection holds in -shm.
+_DB_LOCK_BYTES = (0x40000000, 512)
+_SHM_LOCK_BYTES = (120, 9)
+_FLOCK = "hhqqixxxx"
+
+
+def _lock_held(path: Path, start: int, length: int) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        probe = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, start, length, 0)
+        return struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, probe))[0] != fcntl.F_UNLCK
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def in_use_by_another_process(path: Path) -> bool:
+    """True when another process holds a SQLite lock on the database (an open app in WAL
+    mode always does; in rollback mode, one in the middle of a transaction). Only asks the
+    kernel (F_GETLK): nothing is opened for writing and no lock is taken."""
+    shm = path.with_name(path.name + "-shm")
+    return _lock_held(path, *_DB_LOCK_BYTES) or (shm.exists() and _lock_held(shm, *_SHM_LOCK_BYTES))

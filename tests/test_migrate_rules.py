@@ -61,8 +61,8 @@ def test_money_totals_reconcile_with_quarantined_rows(tmp_path, migrate):
     """, ddl=drifted))
     assert run.exit_code == 0, run.stderr
     totals = run.report["totals"]
-    assert totals["cost"] == {"source": 1.75, "target": 0.75, "quarantined": 1.0}
-    assert totals["tokens_input"] == {"source": 41, "target": 40, "quarantined": 1}
+    assert totals["cost"] == {"source": 1.75, "target": 0.75, "quarantined": 1.0, "target_before": 0, "already_present": 0}
+    assert totals["tokens_input"] == {"source": 41, "target": 40, "quarantined": 1, "target_before": 0, "already_present": 0}
     assert rows(run, "SELECT sum(cost), sum(tokens_output) FROM usage_records") == [(0.75, 60)]
     # Every row was written "now" (CURRENT_TIMESTAMP default), so they share one day.
     [day] = run.report["daily_cost"]

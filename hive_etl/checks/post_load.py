@@ -90,9 +90,11 @@ def check_reconciliation(ctx: RunContext) -> CheckResult:
         expected = ctx.target_rows_before.get(table, 0) + counts.inserted + counts.created
         if have != expected:
             problems.append(f"{table}: {have} rows in the target, expected {expected}")
-    for name, total in ctx.totals.items():
-        if not math.isclose(total["source"], total["target"] + total["quarantined"], rel_tol=1e-9, abs_tol=1e-9):
-            problems.append(f"{name}: source {total['source']} != target {total['target']} + quarantined {total['quarantined']}")
+    for name, t in ctx.totals.items():
+        accounted = t["target"] - t["target_before"] + t["already_present"] + t["quarantined"]
+        if not math.isclose(t["source"], accounted, rel_tol=1e-9, abs_tol=1e-9):
+            problems.append(f"{name}: source {t['source']} != target {t['target']} - target before {t['target_before']} "
+                            f"+ already present {t['already_present']} + quarantined {t['quarantined']}")
     return CheckResult("reconciliation identities hold", not problems, _first(problems))
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from graphlib import TopologicalSorter
 
 from ..context import RunContext
-from ..rules import table_rules, totals_rule
+from ..rules import merge_rule, table_rules, totals_rule
 from ..schema import target_spec
 from ..transform.table_plan import build_plan
-from .tables import load_table, measure_totals, read_target_totals
+from .tables import load_conserving_totals, load_table
 
 
 def load_order() -> list[str]:
@@ -35,9 +35,9 @@ def load_all_tables(ctx: RunContext) -> None:
     for table in load_order():
         if table in ctx.loaded or table not in ctx.source_columns or rules.get(table, {}).get("stage"):
             continue
-        plan = build_plan(table, spec[table], ctx.source_columns[table], existing)
+        plan = build_plan(table, spec[table], ctx.source_columns[table], existing,
+                          natural_key=merge_rule()["natural_keys"].get(table))
         if table == totals.get("table"):
-            measure_totals(ctx, plan, totals["columns"])
-        load_table(ctx, plan)
-    if totals:
-        read_target_totals(ctx, totals["table"], totals["columns"])
+            load_conserving_totals(ctx, plan, totals["columns"])
+        else:
+            load_table(ctx, plan)

@@ -16,10 +16,12 @@ from pathlib import Path
 
 from ..context import RunContext
 from ..errors import BadInput
-from ..schema import create_fresh_target, migration_rows
-from ..sqlite_files import read_header, table_names
+from ..schema import SCHEMA_VERSION, create_fresh_target, diff_migrations, diff_tables, introspect, migration_rows, target_spec
+from ..sqlite_files import in_use_by_another_process, open_readonly, quick_check, read_header, table_names
 from ..transform import values
 from .tables import row_count
+
+SPARE_BYTES = 16 << 20
 
 
 def make_work_dir(ctx: RunContext) -> Path:
@@ -31,9 +33,10 @@ def make_work_dir(ctx: RunContext) -> Path:
     folder = ctx.target.parent
     if not folder.is_dir():
         raise BadInput(f"target {ctx.target}: folder {folder} does not exist")
+    remove_stale_work_dirs(folder)
     stamp = ctx.now.strftime("%Y%m%dT%H%M%SZ")
     try:
-        work = folder / f".hive-etl-{stamp}-{os.getpid()}"
+        work = folder / f"{WORK_DIR_PREFIX}{stamp}-{os.getpid()}"
         work.mkdir()
     except OSError as exc:
         raise BadInput(f"target {ctx.target}: cannot write in {folder} ({exc.strerror})") from None
@@ -41,34 +44,98 @@ def make_work_dir(ctx: RunContext) -> Path:
     return work
 
 
+WORK_DIR_PREFIX = ".hive-etl-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_work_dirs(folder: Path) -> None:
+    """Work folders left by a run that was killed (its process is gone) are removed."""
+    for work in folder.glob(f"{WORK_DIR_PREFIX}*-*"):
+        pid = work.name.rsplit("-", 1)[-1]
+        if work.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _refuse_if_in_use(path: Path, role: str) -> None:
+    if in_use_by_another_process(path):
+        raise BadInput(f"{role} {path}: in use by another program (is the Hive AI app open?); close it and run again")
+
+
 def check_target(ctx: RunContext) -> None:
-    """Refuse a target this stage cannot build over (merging is not supported yet)."""
-    if ctx.target == ctx.source or not ctx.target.exists():
+    """Decide what the target is: new, the source itself, or a Rust-era database to merge into.
+
+    Anything else is refused: a file that is not a SQLite database, a SQLite database of
+    another kind, a Rust-era schema newer than version 13 or not matching the spec (named
+    difference), a damaged file, a database another program has open.
+    """
+    if not ctx.target.exists():
+        return
+    if ctx.target == ctx.source:
+        if not ctx.dry_run:
+            _refuse_if_in_use(ctx.target, "source")
         return
     read_header(ctx.target, "target")
-    conn = sqlite3.connect(f"file:{ctx.target.as_posix()}?mode=ro", uri=True)
+    if not ctx.dry_run:
+        _refuse_if_in_use(ctx.target, "target")
     try:
-        rows = migration_rows(conn)
-        tables = table_names(conn)
+        conn = open_readonly(ctx.target)
+        try:
+            rows = migration_rows(conn)
+            tables = table_names(conn)
+            diffs = [] if rows is None else diff_tables(introspect(conn), target_spec()["tables"])
+            if rows is not None:
+                quick_check(conn, "target", ctx.target)
+        finally:
+            conn.close()
     except sqlite3.DatabaseError as exc:
         raise BadInput(f"target {ctx.target}: cannot be read as SQLite ({exc})") from None
-    finally:
-        conn.close()
-    if rows is not None:
-        newest = max((v for v, _ in rows), default=0)
+    if rows is None:
         raise BadInput(
-            f"target {ctx.target}: an existing Rust-era database (schema version {newest}); merging into a "
-            "database the Rust app already uses is not supported yet: choose a new --target path"
+            f"target {ctx.target}: already exists and is not a Rust-era database ({len(tables)} tables); "
+            "expected a new path, the source itself, or a Rust-era hive-ai.db to merge into"
         )
-    raise BadInput(
-        f"target {ctx.target}: already exists and is not a Rust-era database ({len(tables)} tables); "
-        "expected a new path or the source itself"
-    )
+    newest = max((v for v, _ in rows), default=0)
+    if newest > SCHEMA_VERSION:
+        raise BadInput(f"target {ctx.target}: schema version {newest} is newer than {SCHEMA_VERSION}, "
+                       f"the version this tool writes; use a hive-etl that knows version {newest}")
+    diffs += diff_migrations(rows, target_spec()["migration_tracking"]["versions"])
+    if diffs:
+        more = f" (and {len(diffs) - 1} more differences)" if len(diffs) > 1 else ""
+        raise BadInput(f"target {ctx.target}: does not match the Rust-era schema version {SCHEMA_VERSION}: {diffs[0]}{more}")
+    ctx.merge = True
+
+
+def check_free_space(ctx: RunContext) -> None:
+    """Refuse, before writing anything, when the work folder cannot hold the snapshot, the
+    new database and (where a hard link is impossible) a copy of the original."""
+    folder = ctx.work_dir.parent if ctx.work_dir else ctx.target.parent
+    source = ctx.source.stat().st_size
+    target = ctx.target.stat().st_size if ctx.target.exists() else 0
+    needed = 2 * source + 2 * target + SPARE_BYTES
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise BadInput(f"target folder {folder}: not enough free disk space (about {needed >> 20} MB needed for the "
+                       f"snapshot, the new database and the backup; {free >> 20} MB free)")
 
 
 def open_build(ctx: RunContext) -> sqlite3.Connection:
-    """Create the build file with the fresh v13 schema and seeds, attach the snapshot."""
+    """Create the build file, attach the snapshot, begin the load transaction.
+
+    A new target starts as a fresh v13 database with the app's seeded rows; merging starts
+    from a consistent copy of the existing target.
+    """
     ctx.build_path = ctx.work_dir / "build.db"
+    if ctx.merge:
+        _copy_target(ctx.target, ctx.build_path)
     conn = sqlite3.connect(ctx.build_path, isolation_level=None)
     # foreign_keys stay OFF while loading: the loader checks every key itself (and v13's
     # conversations table names a parent table that no longer exists, which would refuse
@@ -78,14 +145,27 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
                    "cache_size = -65536"):
         conn.execute(f"PRAGMA {pragma}")
     values.register(conn)
-    create_fresh_target(conn, ctx.now)
-    if conn.in_transaction:
-        conn.execute("COMMIT")
+    if not ctx.merge:
+        create_fresh_target(conn, ctx.now)
+        if conn.in_transaction:
+            conn.execute("COMMIT")
     conn.execute("ATTACH DATABASE ? AS src", (str(ctx.snapshot_path),))
     ctx.conn = conn
     ctx.target_rows_before = {t: row_count(conn, "main", t) for t in table_names(conn) if t != "schema_migrations"}
     conn.execute("BEGIN")  # every load stage runs in this one transaction, committed before the indexes
     return conn
+
+
+def _copy_target(target: Path, build: Path) -> None:
+    source = open_readonly(target)
+    try:
+        copy = sqlite3.connect(build)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
 
 
 def remove_work_dir(ctx: RunContext) -> None:

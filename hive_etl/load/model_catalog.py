@@ -103,6 +103,22 @@ def add_placeholder_models(ctx: RunContext) -> int:
     return len(missing)
 
 
+def _recount_skipped_duplicates(ctx: RunContext) -> None:
+    """A source row merged into another spelling of its model is a duplicate, not a merge,
+    when that model's row was already in the target exactly as this run would write it
+    (a re-run over the migration's own result)."""
+    if not ctx.merge:
+        return
+    same = ctx.conn.execute(
+        "SELECT count(*) FROM temp.model_rows AS k "
+        "JOIN temp.model_rows AS first ON first.target_id = k.target_id AND first.writes = 1 "
+        "JOIN temp.merge_rows AS r ON r.rid = first.rid WHERE k.writes = 0 AND r.action = 'equal'"
+    ).fetchone()[0]
+    counts = ctx.counts("openrouter_models")
+    counts.merged -= same
+    counts.duplicates += same
+
+
 def load_model_catalog(ctx: RunContext, rowids: dict[int, int]) -> None:
     conn, spec = ctx.conn, target_spec()["tables"]
     existing = set(ctx.target_rows_before)
@@ -118,6 +134,7 @@ def load_model_catalog(ctx: RunContext, rowids: dict[int, int]) -> None:
         plan = build_plan("openrouter_models", spec["openrouter_models"], columns, existing,
                           overrides=_model_overrides(), skip_sql=_skip_sql())
         load_table(ctx, plan)
+        _recount_skipped_duplicates(ctx)
     # A source model that could not be loaded leaves no row behind: references to it fall
     # back to their legacy text, or become placeholders, instead of dangling.
     conn.execute(

@@ -44,7 +44,13 @@ def finalise_build(ctx: RunContext) -> None:
 
 
 def backup_path_for(target: Path, ctx: RunContext) -> Path:
-    return target.with_name(f"{target.name}{BACKUP_MARK}{ctx.now.strftime('%Y%m%dT%H%M%SZ')}")
+    """<target>.backup-<UTC time>, with -2, -3... when a run in the same second left one."""
+    stem = f"{target.name}{BACKUP_MARK}{ctx.now.strftime('%Y%m%dT%H%M%SZ')}"
+    candidate, n = target.with_name(stem), 1
+    while candidate.exists():
+        n += 1
+        candidate = target.with_name(f"{stem}-{n}")
+    return candidate
 
 
 def make_backup(original: Path, backup: Path) -> None:

@@ -14,6 +14,7 @@ import sqlite3
 
 from ..context import RunContext, TableCounts
 from ..transform.table_plan import TablePlan, q
+from .merge import MergeOutcome, merge_rows
 
 FETCH_ROWS = 5_000
 
@@ -71,37 +72,56 @@ def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
     counts = ctx.counts(table)
     counts.read += row_count(conn, "src", table)
     before = row_count(conn, "main", table)
-    existing = equal = 0
-    if before:
-        existing, equal = conn.execute(plan.existing_sql()).fetchone()
     quarantined, skipped = _audit(ctx, plan)
-    conn.execute(plan.insert_sql(upsert=before > 0))
+    if before == 0:
+        conn.execute(plan.insert_sql())
+        outcome = MergeOutcome()
+    else:
+        outcome = merge_rows(ctx, plan)
     counts.inserted += row_count(conn, "main", table) - before
-    counts.merged += existing - equal + skipped
-    counts.duplicates += equal
+    counts.merged += outcome.source_won + outcome.target_kept + skipped
+    counts.duplicates += outcome.equal
     counts.quarantined += quarantined
     ctx.loaded.add(table)
     return counts
 
 
-def measure_totals(ctx: RunContext, plan: TablePlan, columns: list[str]) -> None:
-    """Source, target and quarantined sums of the conserved columns of one table.
+def _totals(ctx: RunContext, column: str) -> dict:
+    return ctx.totals.setdefault(column, {"source": 0, "target": 0, "quarantined": 0, "target_before": 0, "already_present": 0})
 
-    Source sums are over every source row's normalised value (a value that cannot be read
-    as a number is archived and counted nowhere); target sums are read back afterwards.
+
+def load_conserving_totals(ctx: RunContext, plan: TablePlan, columns: list[str]) -> None:
+    """Load the table whose sums must be conserved, measuring every term of the identity
+
+        source = (target - target_before) + already_present + quarantined
+
+    `source`: every source row's normalised value (a value that cannot be read as a number is
+    archived and counted nowhere); `quarantined`: those of quarantined rows;
+    `already_present`: those of rows the target already held (a merge, or a re-run);
+    `target_before`/`target`: the target's sums before and after the load. For a new target
+    the last two terms are 0 and this is the contract's source = target + quarantined.
     """
+    conn = ctx.conn
     sums = ", ".join(
         f"coalesce(sum({plan.value_sql(c)}), 0), coalesce(sum(CASE WHEN m._reason IS NOT NULL THEN {plan.value_sql(c)} END), 0)"
         for c in columns
     )
-    row = ctx.conn.execute(f"SELECT {sums} FROM ({plan.middle_sql()}) AS m").fetchone()
+    row = conn.execute(f"SELECT {sums} FROM ({plan.middle_sql()}) AS m").fetchone()
+    target_sums = ", ".join(f"coalesce(sum({q(c)}), 0)" for c in columns)
+    before = conn.execute(f"SELECT {target_sums} FROM main.{q(plan.table)}").fetchone()
+    merging = row_count(conn, "main", plan.table) > 0
+    load_table(ctx, plan)
+    present = [0] * len(columns)
+    if merging:  # the merge's temp tables still hold this table's rows
+        present = conn.execute(
+            f"SELECT {', '.join(f'coalesce(sum(s.{q(c)}), 0)' for c in columns)} FROM temp.staged AS s "
+            f"JOIN temp.merge_rows AS r ON r.rid = s._rid WHERE r.action <> 'new'"
+        ).fetchone()
+    after = conn.execute(f"SELECT {target_sums} FROM main.{q(plan.table)}").fetchone()
     for i, column in enumerate(columns):
-        total = ctx.totals.setdefault(column, {"source": 0, "target": 0, "quarantined": 0})
+        total = _totals(ctx, column)
         total["source"] += row[2 * i]
         total["quarantined"] += row[2 * i + 1]
-
-
-def read_target_totals(ctx: RunContext, table: str, columns: list[str]) -> None:
-    for column in columns:
-        value = ctx.conn.execute(f"SELECT coalesce(sum({q(column)}), 0) FROM main.{q(table)}").fetchone()[0]
-        ctx.totals.setdefault(column, {"source": 0, "target": 0, "quarantined": 0})["target"] = value
+        total["target_before"] += before[i]
+        total["already_present"] += present[i]
+        total["target"] = after[i]

@@ -36,6 +36,7 @@ def build_report(ctx: RunContext, files: dict[str, list[Path]]) -> dict:
         "models": models + ctx.model_resolutions,
         "checks": [{"name": c.name, "ok": c.ok, "severity": c.severity, "detail": c.detail} for c in ctx.checks],
         "drift": ctx.drift,
+        "conflicts": ctx.conflicts,
         "daily_cost": ctx.figures.get("daily_cost", []),
         "files": {kind: [str(p.relative_to(ctx.report_dir)) for p in paths] for kind, paths in files.items()},
         "notes": ctx.notes,
@@ -45,5 +46,5 @@ def build_report(ctx: RunContext, files: dict[str, list[Path]]) -> dict:
 def write_report(ctx: RunContext, files: dict[str, list[Path]]) -> Path:
     ctx.report_dir.mkdir(parents=True, exist_ok=True)
     path = ctx.report_dir / "report.json"
-    path.write_text(json.dumps(build_report(ctx, files), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(build_report(ctx, files), indent=2, default=str) + "\n", encoding="utf-8")
     return path

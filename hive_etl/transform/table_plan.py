@@ -60,6 +60,8 @@ class TablePlan:
     pk: list[str]
     source_columns: list[str]
     skip_sql: str | None = None          # reason a row is merged into another (not written)
+    renumber: bool = False               # the key is a number the target hands out: merged rows get new ones
+    natural_key: list[str] = field(default_factory=list)  # what identifies a row when the key is a number
     reasons: list[tuple[str, str]] = field(default_factory=list)    # (condition, message) over `n`
     nulls: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # column -> (condition, message)
     windows: list[str] = field(default_factory=list)
@@ -100,17 +102,19 @@ class TablePlan:
             return f"CASE WHEN m.{q('_null_' + column)} IS NOT NULL THEN {self.fallback_of(column)} ELSE m.{q(column)} END"
         return f"m.{q(column)}"
 
-    def insert_sql(self, upsert: bool) -> str:
+    def insert_sql(self) -> str:
+        """The bulk load into a table that has no rows yet: source keys are kept."""
         cols = ", ".join(q(c) for c in self.column_names)
         select = ", ".join(self.value_sql(c) for c in self.column_names)
-        sql = (
+        return (
             f"INSERT INTO main.{q(self.table)} ({cols}) SELECT {select} "
             f"FROM ({self.middle_sql()}) AS m WHERE m._reason IS NULL AND m._skip IS NULL"
         )
-        if upsert:
-            updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in self.column_names if c not in self.pk)
-            sql += f" ON CONFLICT ({', '.join(q(p) for p in self.pk)}) DO UPDATE SET {updates}"
-        return sql
+
+    def staged_sql(self) -> str:
+        """The rows to load, with the values they would be written with (for merging)."""
+        select = ", ".join(f"{self.value_sql(c)} AS {q(c)}" for c in self.column_names)
+        return f"SELECT m._rid AS _rid, {select} FROM ({self.middle_sql()}) AS m WHERE m._reason IS NULL AND m._skip IS NULL"
 
     def audit_sql(self) -> str:
         """Rows that are quarantined, merged elsewhere, or lose a value to NULL."""
@@ -118,14 +122,6 @@ class TablePlan:
         cols = ", ".join(["m._rid", "m._reason", "m._skip"] + [f"m.{q('_null_' + c)}" for c in self.nulls])
         return f"SELECT {cols} FROM ({self.middle_sql()}) AS m WHERE {' OR '.join(flags)}"
 
-    def existing_sql(self) -> str:
-        """(rows whose key the target already has, of which equal in every column)."""
-        on = " AND ".join(f"e.{q(p)} = m.{q(p)}" for p in self.pk)
-        same = " AND ".join(f"e.{q(c)} IS {self.value_sql(c)}" for c in self.column_names)
-        return (
-            f"SELECT count(*), coalesce(sum({same}), 0) FROM ({self.middle_sql()}) AS m "
-            f"JOIN main.{q(self.table)} AS e ON {on} WHERE m._reason IS NULL AND m._skip IS NULL"
-        )
 
 
 # --- building a plan -----------------------------------------------------------------------
@@ -173,8 +169,10 @@ def build_plan(
     existing_tables: set[str],
     overrides: dict[str, ColumnPlan] | None = None,
     skip_sql: str | None = None,
+    natural_key: list[str] | None = None,
 ) -> TablePlan:
-    """The plan for one table. `existing_tables` are the tables present in the target."""
+    """The plan for one table. `existing_tables` are the tables present in the target;
+    `natural_key`, for an autoincrement table, the columns that identify one of its rows."""
     rules = rules_for(table)
     present = set(source_columns)
     overrides = overrides or {}
@@ -209,7 +207,9 @@ def build_plan(
         columns.append(ColumnPlan(name, expr, src if may_fail else None, kind, not_null, src_name, fallback))
 
     pk = [c["name"] for c in sorted(spec["columns"], key=lambda c: c["pk"]) if c["pk"]]
-    plan = TablePlan(table, columns, pk, source_columns, skip_sql=skip_sql)
+    renumber = bool(spec["autoincrement"]) and not any(p in overrides for p in pk)
+    plan = TablePlan(table, columns, pk, source_columns, skip_sql=skip_sql, renumber=renumber,
+                     natural_key=list(natural_key or []))
     _add_reasons(plan, spec, existing_tables)
     return plan
 
@@ -264,6 +264,8 @@ def _add_reasons(plan: TablePlan, spec: dict, existing_tables: set[str]) -> None
         other = " OR ".join(f"e.{q(p)} IS NOT n.{q(p)}" for p in plan.pk)
         label = ", ".join(unique)
         reasons.append((f"{present} AND n.{rank} > 1", sql_text(f"duplicate value of UNIQUE ({label}) in the source")))
+        if unique == plan.natural_key:
+            continue  # the same value in the target identifies the same row: a merge, not a clash
         reasons.append(
             (f"{present} AND EXISTS (SELECT 1 FROM main.{q(plan.table)} AS e WHERE {same} AND ({other}))",
              sql_text(f"UNIQUE ({label}) already taken in the target by another row")))

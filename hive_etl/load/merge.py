@@ -1,0 +1,111 @@
+"""Merge source rows into a target table that already has rows.
+
+A fresh target holds the app's seeded defaults; an existing Rust-era target holds the
+user's own data. Either way each source row is matched to at most one target row:
+- by primary key, for tables keyed by text (and for the model catalog, whose keys the
+  model map has already translated);
+- by natural key (pipelines/tables.yaml `merge.natural_keys`) for autoincrement tables
+  that have one, e.g. conversation_usage.conversation_id;
+- by every column but the number, for the other autoincrement tables.
+Then: no match -> inserted (autoincrement tables get new numbers, never the source's);
+equal in every compared column -> duplicate; different -> a conflict, won by the side with
+the newer `updated_at`/`last_updated` (ties and tables without one keep the target), or,
+for a fresh target's seeded defaults, always by the source. Both versions of every
+conflict are archived and listed in the report.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..context import RunContext
+from ..rules import merge_rule
+from ..transform.table_plan import TablePlan, q
+
+
+@dataclass
+class MergeOutcome:
+    new: int = 0
+    equal: int = 0
+    source_won: int = 0
+    target_kept: int = 0
+
+
+def _compared(plan: TablePlan) -> list[str]:
+    return [c for c in plan.column_names if not (plan.renumber and c in plan.pk)]
+
+
+def _match(plan: TablePlan) -> tuple[str, str | None]:
+    """(SQL condition between staged row s and target row e, column worth a scratch index)."""
+    if plan.natural_key:
+        return " AND ".join(f"e.{q(c)} IS s.{q(c)}" for c in plan.natural_key), None
+    if not plan.renumber:
+        return " AND ".join(f"e.{q(c)} = s.{q(c)}" for c in plan.pk), None
+    narrow = next((c for c in merge_rule()["row_match_narrow"] if c in plan.column_names), None)
+    return " AND ".join(f"e.{q(c)} IS s.{q(c)}" for c in _compared(plan)), narrow
+
+
+def _source_wins(ctx: RunContext, plan: TablePlan) -> str:
+    if not ctx.merge:
+        return "1"  # seeded defaults the user never touched
+    column = next((c for c in merge_rule()["newer_by"] if c in plan.column_names), None)
+    if column is None:
+        return "0"
+    return f"coalesce(julianday(s.{q(column)}), -1e9) > coalesce(julianday(e.{q(column)}), -1e9)"
+
+
+def merge_rows(ctx: RunContext, plan: TablePlan) -> MergeOutcome:
+    conn, table = ctx.conn, q(plan.table)
+    match, narrow = _match(plan)
+    scratch = q(f"hive_etl_merge_{plan.table}")
+    if narrow:
+        conn.execute(f"CREATE INDEX main.{scratch} ON {table} ({q(narrow)})")
+    for name in ("staged", "merge_rows"):
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    conn.execute(f"CREATE TEMP TABLE staged AS {plan.staged_sql()}")
+    equal = " AND ".join(f"e.{q(c)} IS s.{q(c)}" for c in _compared(plan))
+    conn.execute(
+        f"CREATE TEMP TABLE merge_rows AS SELECT r._rid AS rid, r.target_rowid, "
+        f"CASE WHEN r.target_rowid IS NULL THEN 'new' WHEN {equal} THEN 'equal' "
+        f"WHEN {_source_wins(ctx, plan)} THEN 'source' ELSE 'target' END AS action "
+        f"FROM (SELECT s._rid, (SELECT e.rowid FROM main.{table} AS e WHERE {match} LIMIT 1) AS target_rowid "
+        f"FROM temp.staged AS s) AS r JOIN temp.staged AS s ON s._rid = r._rid "
+        f"LEFT JOIN main.{table} AS e ON e.rowid = r.target_rowid"
+    )
+    _record_conflicts(ctx, plan)
+    columns = _compared(plan)
+    listed = ", ".join(q(c) for c in columns)
+    conn.execute(
+        f"INSERT INTO main.{table} ({listed}) SELECT {', '.join('s.' + q(c) for c in columns)} "
+        f"FROM temp.staged AS s JOIN temp.merge_rows AS r ON r.rid = s._rid WHERE r.action = 'new' ORDER BY s._rid"
+    )
+    conn.execute(
+        f"UPDATE main.{table} AS e SET ({listed}) = (SELECT {listed} FROM temp.staged AS s WHERE s._rid = r.rid) "
+        f"FROM temp.merge_rows AS r WHERE e.rowid = r.target_rowid AND r.action = 'source'"
+    )
+    counts = dict(conn.execute("SELECT action, count(*) FROM temp.merge_rows GROUP BY action").fetchall())
+    if narrow:
+        conn.execute(f"DROP INDEX main.{scratch}")
+    return MergeOutcome(counts.get("new", 0), counts.get("equal", 0), counts.get("source", 0), counts.get("target", 0))
+
+
+def _record_conflicts(ctx: RunContext, plan: TablePlan) -> None:
+    table = q(plan.table)
+    columns = plan.column_names
+    cursor = ctx.conn.execute(
+        f"SELECT r.action, {', '.join('s.' + q(c) for c in columns)}, {', '.join('e.' + q(c) for c in columns)} "
+        f"FROM temp.merge_rows AS r JOIN temp.staged AS s ON s._rid = r.rid "
+        f"JOIN main.{table} AS e ON e.rowid = r.target_rowid WHERE r.action IN ('source', 'target') ORDER BY r.rid"
+    )
+    keys = plan.natural_key or plan.pk
+    for row in cursor:
+        action, source, target = row[0], dict(zip(columns, row[1:1 + len(columns)])), dict(zip(columns, row[1 + len(columns):]))
+        key = {k: target[k] for k in keys}
+        kept = "source" if action == "source" else "target"
+        ctx.conflicts.append({"table": plan.table, "key": key, "kept": kept, "source": source, "target": target})
+        for side, values in (("source", source), ("target", target)):
+            outcome = "kept" if side == kept else "replaced" if side == "target" else "not loaded"
+            ctx.sidecars.archive_value(plan.table, key, "(row)", json.dumps(values, sort_keys=True, default=str),
+                                       f"conflict: {side} version, {outcome}")
+
