@@ -36,7 +36,7 @@ def load_all_tables(ctx: RunContext) -> None:
         if table in ctx.loaded or table not in ctx.source_columns or rules.get(table, {}).get("stage"):
             continue
         plan = build_plan(table, spec[table], ctx.source_columns[table], existing,
-                          natural_key=merge_rule()["natural_keys"].get(table))
+                          natural_key=merge_rule()["natural_keys"].get(table), source_keys=ctx.source_keys.get(table))
         if table == totals.get("table"):
             load_conserving_totals(ctx, plan, totals["columns"])
         else:

@@ -124,7 +124,8 @@ def load_model_catalog(ctx: RunContext, rowids: dict[int, int]) -> None:
     existing = set(ctx.target_rows_before)
     if "openrouter_providers" in ctx.source_columns:
         load_table(ctx, build_plan("openrouter_providers", spec["openrouter_providers"],
-                                   ctx.source_columns["openrouter_providers"], existing))
+                                   ctx.source_columns["openrouter_providers"], existing,
+                                   source_keys=ctx.source_keys.get("openrouter_providers")))
     write_map_tables(ctx, rowids)
     if "openrouter_models" in ctx.source_columns:
         columns = ctx.source_columns["openrouter_models"]
@@ -132,7 +133,8 @@ def load_model_catalog(ctx: RunContext, rowids: dict[int, int]) -> None:
             needed = {r[0] for r in conn.execute("SELECT DISTINCT provider_id FROM src.openrouter_models")}
             add_placeholder_providers(ctx, needed)
         plan = build_plan("openrouter_models", spec["openrouter_models"], columns, existing,
-                          overrides=_model_overrides(), skip_sql=_skip_sql())
+                          overrides=_model_overrides(), skip_sql=_skip_sql(),
+                          source_keys=ctx.source_keys.get("openrouter_models"))
         load_table(ctx, plan)
         _recount_skipped_duplicates(ctx)
     # A source model that could not be loaded leaves no row behind: references to it fall

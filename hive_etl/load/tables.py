@@ -1,11 +1,13 @@
 """Load one table from the attached snapshot into the build database, and count it.
 
-Runs a table plan (hive_etl/transform/table_plan.py): first the audit query, whose rows go
-to the quarantine and archive files, then the bulk `INSERT ... SELECT`, all inside SQLite.
-The reconciliation terms are measured, not derived from each other: `read` is the source
-row count, `inserted` the growth of the target table, `merged`/`duplicates` the rows whose
-key the target already had (different / equal in every column), `quarantined` what the
-audit found. The identity between them is checked after the load.
+Runs a table plan (hive_etl/transform/table_plan.py) as one bulk `INSERT ... SELECT` inside
+SQLite. The few rows that are not written as they are reach Python through the plan's
+`hive_flag` SQL function during that same pass; their quarantine and archive records are
+written afterwards. The reconciliation terms are measured, not derived from each other:
+`read` is the source row count, `inserted` the growth of the target table,
+`merged`/`duplicates` the rows whose key the target already had (different / equal in
+every column), `quarantined` the rows flagged with a reason. The identity between them is
+checked after the load.
 """
 
 from __future__ import annotations
@@ -30,58 +32,81 @@ def source_pk(ctx: RunContext, table: str, columns: list[str], row) -> dict:
     return {k: values.get(k) for k in keys} if keys else {"rowid": values.get("_rid")}
 
 
-def _audit(ctx: RunContext, plan: TablePlan) -> tuple[int, int]:
-    """Write quarantined rows, merged-away rows and NULLed values; return (quarantined, skipped)."""
-    sql = (
-        f"SELECT a.*, s.* FROM ({plan.audit_sql()}) AS a "
-        f"JOIN src.{q(plan.table)} AS s ON s.rowid = a._rid ORDER BY a._rid"
-    )
-    cursor = ctx.conn.execute(sql)
-    names = [d[0] for d in cursor.description]
-    flags = 3 + len(plan.nulls)
-    raw_columns = names[flags:]
-    null_columns = list(plan.nulls)
-    quarantined = skipped = 0
-    while rows := cursor.fetchmany(FETCH_ROWS):
-        for row in rows:
-            rid, reason, skip = row[0], row[1], row[2]
-            raw = row[flags:]
-            pk = source_pk(ctx, plan.table, ["_rid"] + raw_columns, (rid,) + tuple(raw))
-            if reason is not None:
-                quarantined += 1
-                ctx.sidecars.quarantine_row(plan.table, rid, pk, reason, raw_columns, raw)
-                continue
-            values = dict(zip(raw_columns, raw))
-            if skip is not None:
-                skipped += 1
-                for column, value in values.items():
-                    if value is not None:
-                        ctx.sidecars.archive_value(plan.table, pk, column, value, skip)
-                continue
-            for column, why in zip(null_columns, row[3:flags]):
-                if why is not None:
-                    source_column = plan.source_of(column) or column
-                    replaced = f"{column} set to {plan.fallback_of(column)}"
-                    ctx.sidecars.archive_value(plan.table, pk, source_column, values.get(source_column), f"{replaced}: {why}")
-    return quarantined, skipped
+class FlaggedRows:
+    """The `hive_flag` SQL function of one table load: collects the rows that are not
+    written as they are (quarantined, merged into another, or losing a value to NULL)."""
+
+    def __init__(self, keys: int, nulls: list[str]):
+        self.keys, self.nulls = keys, nulls
+        self.quarantined: list[tuple[int, str]] = []
+        self.skipped: list[tuple[int, str]] = []
+        self.nulled: list[tuple[int, tuple, str, object, str]] = []   # (rowid, key values, column, original, why)
+
+    def __call__(self, rid, reason, skip, *rest):
+        key, pairs = rest[: self.keys], rest[self.keys:]
+        if reason is not None:
+            self.quarantined.append((rid, reason))
+            return 0
+        if skip is not None:
+            self.skipped.append((rid, skip))
+            return 0
+        for column, why, original in zip(self.nulls, pairs[0::2], pairs[1::2]):
+            if why is not None:
+                self.nulled.append((rid, key, column, original, why))
+        return 1
+
+
+def _raw_rows(ctx: RunContext, table: str, rowids: list[int]):
+    """(rowid, column names, raw row) of source rows, fetched in batches by rowid."""
+    for start in range(0, len(rowids), 500):
+        batch = rowids[start:start + 500]
+        cursor = ctx.conn.execute(
+            f"SELECT s.rowid AS _rid, s.* FROM src.{q(table)} AS s WHERE s.rowid IN ({', '.join('?' * len(batch))}) "
+            f"ORDER BY s.rowid", batch)
+        names = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield row[0], names, row
+
+
+def _write_flagged(ctx: RunContext, plan: TablePlan, flagged: FlaggedRows) -> None:
+    """Quarantine and archive records for what `hive_flag` collected."""
+    table, keys = plan.table, plan.source_keys
+    reasons = dict(flagged.quarantined)
+    skips = dict(flagged.skipped)
+    for rid, names, row in _raw_rows(ctx, table, sorted(reasons) + sorted(skips)):
+        pk = source_pk(ctx, table, names, row)
+        raw_names, raw = names[1:], row[1:]
+        if rid in reasons:
+            ctx.sidecars.quarantine_row(table, rid, pk, reasons[rid], raw_names, raw)
+        else:
+            for column, value in zip(raw_names, raw):
+                if value is not None:
+                    ctx.sidecars.archive_value(table, pk, column, value, skips[rid])
+    for rid, key, column, original, why in flagged.nulled:
+        pk = dict(zip(keys, key)) if keys else {"rowid": rid}
+        source_column = plan.source_of(column) or column
+        replaced = f"{column} set to {plan.fallback_of(column)}"
+        ctx.sidecars.archive_value(table, pk, source_column, original, f"{replaced}: {why}")
 
 
 def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
-    """Move one table; its counts are recorded in the context and returned."""
+    """Move one table in one pass; its counts are recorded in the context and returned."""
     conn, table = ctx.conn, plan.table
     counts = ctx.counts(table)
     counts.read += row_count(conn, "src", table)
     before = row_count(conn, "main", table)
-    quarantined, skipped = _audit(ctx, plan)
+    flagged = FlaggedRows(len(plan.source_keys), list(plan.nulls))
+    conn.create_function("hive_flag", -1, flagged)
     if before == 0:
         conn.execute(plan.insert_sql())
         outcome = MergeOutcome()
     else:
         outcome = merge_rows(ctx, plan)
+    _write_flagged(ctx, plan, flagged)
     counts.inserted += row_count(conn, "main", table) - before
-    counts.merged += outcome.source_won + outcome.target_kept + skipped
+    counts.merged += outcome.source_won + outcome.target_kept + len(flagged.skipped)
     counts.duplicates += outcome.equal
-    counts.quarantined += quarantined
+    counts.quarantined += len(flagged.quarantined)
     ctx.loaded.add(table)
     return counts
 

@@ -61,6 +61,7 @@ class TablePlan:
     source_columns: list[str]
     skip_sql: str | None = None          # reason a row is merged into another (not written)
     renumber: bool = False               # the key is a number the target hands out: merged rows get new ones
+    source_keys: list[str] = field(default_factory=list)  # the source's primary key, for quarantine/archive records
     natural_key: list[str] = field(default_factory=list)  # what identifies a row when the key is a number
     reasons: list[tuple[str, str]] = field(default_factory=list)    # (condition, message) over `n`
     nulls: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # column -> (condition, message)
@@ -73,6 +74,9 @@ class TablePlan:
     def source_of(self, column: str) -> str | None:
         return next((c.source for c in self.columns if c.name == column), None)
 
+    def raw_of(self, column: str) -> str | None:
+        return next((c.raw for c in self.columns if c.name == column), None)
+
     def fallback_of(self, column: str) -> str:
         return next((c.fallback for c in self.columns if c.name == column), "NULL")
 
@@ -83,6 +87,7 @@ class TablePlan:
             if c.raw is not None:
                 parts.append(f"{c.raw} AS {q('_raw_' + c.name)}")
         parts.append(f"{self.skip_sql or 'NULL'} AS _skip")
+        parts.extend(f"s.{q(k)} AS _pk_{i}" for i, k in enumerate(self.source_keys))
         parts.extend(self.windows)
         return f"SELECT {', '.join(parts)} FROM src.{q(self.table)} AS s"
 
@@ -102,25 +107,29 @@ class TablePlan:
             return f"CASE WHEN m.{q('_null_' + column)} IS NOT NULL THEN {self.fallback_of(column)} ELSE m.{q(column)} END"
         return f"m.{q(column)}"
 
+    def keep_sql(self) -> str:
+        """The load's one WHERE term: 1 for a row to write. A row that is quarantined, merged
+        into another or loses a value is first reported to `hive_flag(rid, reason, skip,
+        source key values..., then per NULLable column: why, original value)`, which records
+        it (for the quarantine and archive files) and answers whether to write it; clean rows
+        never leave SQL. One pass: there is no separate audit scan."""
+        flags = ["m._reason IS NOT NULL", "m._skip IS NOT NULL"] + [f"m.{q('_null_' + c)} IS NOT NULL" for c in self.nulls]
+        args = ["m._rid", "m._reason", "m._skip"] + [f"m._pk_{i}" for i in range(len(self.source_keys))]
+        for column in self.nulls:
+            original = f"m.{q('_raw_' + column)}" if self.raw_of(column) else f"m.{q(column)}"
+            args += [f"m.{q('_null_' + column)}", original]
+        return f"CASE WHEN {' OR '.join(flags)} THEN hive_flag({', '.join(args)}) ELSE 1 END"
+
     def insert_sql(self) -> str:
         """The bulk load into a table that has no rows yet: source keys are kept."""
         cols = ", ".join(q(c) for c in self.column_names)
         select = ", ".join(self.value_sql(c) for c in self.column_names)
-        return (
-            f"INSERT INTO main.{q(self.table)} ({cols}) SELECT {select} "
-            f"FROM ({self.middle_sql()}) AS m WHERE m._reason IS NULL AND m._skip IS NULL"
-        )
+        return f"INSERT INTO main.{q(self.table)} ({cols}) SELECT {select} FROM ({self.middle_sql()}) AS m WHERE {self.keep_sql()}"
 
     def staged_sql(self) -> str:
         """The rows to load, with the values they would be written with (for merging)."""
         select = ", ".join(f"{self.value_sql(c)} AS {q(c)}" for c in self.column_names)
-        return f"SELECT m._rid AS _rid, {select} FROM ({self.middle_sql()}) AS m WHERE m._reason IS NULL AND m._skip IS NULL"
-
-    def audit_sql(self) -> str:
-        """Rows that are quarantined, merged elsewhere, or lose a value to NULL."""
-        flags = ["m._reason IS NOT NULL", "m._skip IS NOT NULL"] + [f"m.{q('_null_' + c)} IS NOT NULL" for c in self.nulls]
-        cols = ", ".join(["m._rid", "m._reason", "m._skip"] + [f"m.{q('_null_' + c)}" for c in self.nulls])
-        return f"SELECT {cols} FROM ({self.middle_sql()}) AS m WHERE {' OR '.join(flags)}"
+        return f"SELECT m._rid AS _rid, {select} FROM ({self.middle_sql()}) AS m WHERE {self.keep_sql()}"
 
 
 
@@ -170,6 +179,7 @@ def build_plan(
     overrides: dict[str, ColumnPlan] | None = None,
     skip_sql: str | None = None,
     natural_key: list[str] | None = None,
+    source_keys: list[str] | None = None,
 ) -> TablePlan:
     """The plan for one table. `existing_tables` are the tables present in the target;
     `natural_key`, for an autoincrement table, the columns that identify one of its rows."""
@@ -209,7 +219,7 @@ def build_plan(
     pk = [c["name"] for c in sorted(spec["columns"], key=lambda c: c["pk"]) if c["pk"]]
     renumber = bool(spec["autoincrement"]) and not any(p in overrides for p in pk)
     plan = TablePlan(table, columns, pk, source_columns, skip_sql=skip_sql, renumber=renumber,
-                     natural_key=list(natural_key or []))
+                     natural_key=list(natural_key or []), source_keys=[k for k in source_keys or [] if k in present])
     _add_reasons(plan, spec, existing_tables)
     return plan
 
