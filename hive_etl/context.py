@@ -72,6 +72,7 @@ class RunContext:
     notes: list[str] = field(default_factory=list)
     figures: dict[str, list] = field(default_factory=dict)                # charted in the report
     conflicts: list[dict] = field(default_factory=list)                   # rows both sides hold, differently
+    warnings: list[str] = field(default_factory=list)                     # said to the user, outcome unchanged
     sidecars: Sidecars | None = None
     backup_path: Path | None = None
     swapped: bool = False

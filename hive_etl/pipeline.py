@@ -7,6 +7,7 @@ result (migrated, or checks failed); bad input leaves no output at all.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from .errors import ChecksFailed
 from .load.build_target import check_free_space, check_target, make_work_dir, remove_work_dir
 from .load.sidecars import Sidecars
 from .report.json_report import write_report
+from .report.write import write_reports
 from .resources import pipeline_file
 from .sqlite_files import read_header
 from .stages import STAGES
@@ -43,7 +45,13 @@ def _publish(ctx: RunContext, sidecars: Sidecars) -> Path:
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(path), destination)
             files[kind].append(destination)
-    return write_report(ctx, files)
+    path = write_report(ctx, files)
+    try:
+        write_reports(json.loads(path.read_text(encoding="utf-8")), ctx.report_dir)
+    except Exception as exc:  # noqa: BLE001 - the run's outcome stands; report.json holds it all
+        ctx.warnings.append(f"report.md/report.html could not be written ({type(exc).__name__}: {exc}); "
+                            f"report.json is complete")
+    return path
 
 
 def run_pipeline(ctx: RunContext, pipeline: str = "migrate", progress: Progress | None = None) -> Path:

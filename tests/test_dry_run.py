@@ -20,6 +20,7 @@ def test_dry_run_reports_what_migrate_does_and_touches_nothing(tmp_path):
     result = run_cli("dry-run", "--home", str(home), "--report-dir", str(tmp_path / "dry"))
     assert result.exit_code == 0, result.stderr
     assert tree_hashes(home) == before
+    assert sorted(p.name for p in (tmp_path / "dry").glob("report.*")) == ["report.html", "report.json", "report.md"]
     dry = json.loads((tmp_path / "dry" / "report.json").read_text())
     assert dry["outcome"] == "dry_run" and dry["target"]["swapped_in"] is False and dry["target"]["backup"] is None
     assert all(check["ok"] for check in dry["checks"])
