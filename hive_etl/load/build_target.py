@@ -142,7 +142,7 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
     # every write); PRAGMA foreign_key_check proves the result afterwards. Sorts and
     # materialised selects spill to temp files, so memory does not grow with table size.
     for pragma in ("journal_mode = OFF", "synchronous = OFF", "foreign_keys = OFF", "temp_store = FILE",
-                   "cache_size = -65536"):
+                   "cache_size = -32768"):
         conn.execute(f"PRAGMA {pragma}")
     values.register(conn)
     if not ctx.merge:

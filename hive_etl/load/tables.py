@@ -2,8 +2,8 @@
 
 Runs a table plan (hive_etl/transform/table_plan.py) as one bulk `INSERT ... SELECT` inside
 SQLite. The few rows that are not written as they are reach Python through the plan's
-`hive_flag` SQL function during that same pass; their quarantine and archive records are
-written afterwards. The reconciliation terms are measured, not derived from each other:
+`hive_flag` SQL function during that same pass, and go straight to the quarantine and
+archive files. The reconciliation terms are measured, not derived from each other:
 `read` is the source row count, `inserted` the growth of the target table,
 `merged`/`duplicates` the rows whose key the target already had (different / equal in
 every column), `quarantined` the rows flagged with a reason. The identity between them is
@@ -33,60 +33,40 @@ def source_pk(ctx: RunContext, table: str, columns: list[str], row) -> dict:
 
 
 class FlaggedRows:
-    """The `hive_flag` SQL function of one table load: collects the rows that are not
-    written as they are (quarantined, merged into another, or losing a value to NULL)."""
+    """The `hive_flag` SQL function of one table load. SQLite calls it, during the bulk
+    statement, for each row that is not written as it is; the row goes straight to the
+    quarantine or archive file (buffered there in bounded batches), so memory does not grow
+    with the number of such rows. Returns 1 when the row is still to be written."""
 
-    def __init__(self, keys: int, nulls: list[str]):
-        self.keys, self.nulls = keys, nulls
-        self.quarantined: list[tuple[int, str]] = []
-        self.skipped: list[tuple[int, str]] = []
-        self.nulled: list[tuple[int, tuple, str, object, str]] = []   # (rowid, key values, column, original, why)
+    def __init__(self, ctx: RunContext, plan: TablePlan):
+        self.ctx, self.plan = ctx, plan
+        self.keys, self.nulls, self.columns = len(plan.source_keys), list(plan.nulls), list(plan.source_columns)
+        self.quarantined = self.skipped = 0
+
+    def _pk(self, rid, key) -> dict:
+        return dict(zip(self.plan.source_keys, key)) if self.keys else {"rowid": rid}
 
     def __call__(self, rid, reason, skip, *rest):
-        key, pairs = rest[: self.keys], rest[self.keys:]
+        sidecars, table = self.ctx.sidecars, self.plan.table
+        key = rest[: self.keys]
+        pairs = rest[self.keys: self.keys + 2 * len(self.nulls)]
+        raw = rest[self.keys + 2 * len(self.nulls):]
         if reason is not None:
-            self.quarantined.append((rid, reason))
+            self.quarantined += 1
+            sidecars.quarantine_row(table, rid, self._pk(rid, key), reason, self.columns, raw)
             return 0
         if skip is not None:
-            self.skipped.append((rid, skip))
+            self.skipped += 1
+            for column, value in zip(self.columns, raw):
+                if value is not None:
+                    sidecars.archive_value(table, self._pk(rid, key), column, value, skip)
             return 0
         for column, why, original in zip(self.nulls, pairs[0::2], pairs[1::2]):
             if why is not None:
-                self.nulled.append((rid, key, column, original, why))
+                replaced = f"{column} set to {self.plan.fallback_of(column)}"
+                sidecars.archive_value(table, self._pk(rid, key), self.plan.source_of(column) or column, original,
+                                       f"{replaced}: {why}")
         return 1
-
-
-def _raw_rows(ctx: RunContext, table: str, rowids: list[int]):
-    """(rowid, column names, raw row) of source rows, fetched in batches by rowid."""
-    for start in range(0, len(rowids), 500):
-        batch = rowids[start:start + 500]
-        cursor = ctx.conn.execute(
-            f"SELECT s.rowid AS _rid, s.* FROM src.{q(table)} AS s WHERE s.rowid IN ({', '.join('?' * len(batch))}) "
-            f"ORDER BY s.rowid", batch)
-        names = [d[0] for d in cursor.description]
-        for row in cursor:
-            yield row[0], names, row
-
-
-def _write_flagged(ctx: RunContext, plan: TablePlan, flagged: FlaggedRows) -> None:
-    """Quarantine and archive records for what `hive_flag` collected."""
-    table, keys = plan.table, plan.source_keys
-    reasons = dict(flagged.quarantined)
-    skips = dict(flagged.skipped)
-    for rid, names, row in _raw_rows(ctx, table, sorted(reasons) + sorted(skips)):
-        pk = source_pk(ctx, table, names, row)
-        raw_names, raw = names[1:], row[1:]
-        if rid in reasons:
-            ctx.sidecars.quarantine_row(table, rid, pk, reasons[rid], raw_names, raw)
-        else:
-            for column, value in zip(raw_names, raw):
-                if value is not None:
-                    ctx.sidecars.archive_value(table, pk, column, value, skips[rid])
-    for rid, key, column, original, why in flagged.nulled:
-        pk = dict(zip(keys, key)) if keys else {"rowid": rid}
-        source_column = plan.source_of(column) or column
-        replaced = f"{column} set to {plan.fallback_of(column)}"
-        ctx.sidecars.archive_value(table, pk, source_column, original, f"{replaced}: {why}")
 
 
 def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
@@ -95,18 +75,17 @@ def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
     counts = ctx.counts(table)
     counts.read += row_count(conn, "src", table)
     before = row_count(conn, "main", table)
-    flagged = FlaggedRows(len(plan.source_keys), list(plan.nulls))
+    flagged = FlaggedRows(ctx, plan)
     conn.create_function("hive_flag", -1, flagged)
     if before == 0:
         conn.execute(plan.insert_sql())
         outcome = MergeOutcome()
     else:
         outcome = merge_rows(ctx, plan)
-    _write_flagged(ctx, plan, flagged)
     counts.inserted += row_count(conn, "main", table) - before
-    counts.merged += outcome.source_won + outcome.target_kept + len(flagged.skipped)
+    counts.merged += outcome.source_won + outcome.target_kept + flagged.skipped
     counts.duplicates += outcome.equal
-    counts.quarantined += len(flagged.quarantined)
+    counts.quarantined += flagged.quarantined
     ctx.loaded.add(table)
     return counts
 

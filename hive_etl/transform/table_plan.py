@@ -88,6 +88,7 @@ class TablePlan:
                 parts.append(f"{c.raw} AS {q('_raw_' + c.name)}")
         parts.append(f"{self.skip_sql or 'NULL'} AS _skip")
         parts.extend(f"s.{q(k)} AS _pk_{i}" for i, k in enumerate(self.source_keys))
+        parts.extend(f"s.{q(c)} AS _src_{i}" for i, c in enumerate(self.source_columns))
         parts.extend(self.windows)
         return f"SELECT {', '.join(parts)} FROM src.{q(self.table)} AS s"
 
@@ -110,14 +111,16 @@ class TablePlan:
     def keep_sql(self) -> str:
         """The load's one WHERE term: 1 for a row to write. A row that is quarantined, merged
         into another or loses a value is first reported to `hive_flag(rid, reason, skip,
-        source key values..., then per NULLable column: why, original value)`, which records
-        it (for the quarantine and archive files) and answers whether to write it; clean rows
-        never leave SQL. One pass: there is no separate audit scan."""
+        source key values..., per NULLable column: why and original value..., the whole raw
+        source row...)`, which records it in the quarantine and archive files and answers
+        whether to write it; clean rows never leave SQL, and the arguments are only
+        evaluated for flagged rows. One pass: no audit scan, nothing held in memory."""
         flags = ["m._reason IS NOT NULL", "m._skip IS NOT NULL"] + [f"m.{q('_null_' + c)} IS NOT NULL" for c in self.nulls]
         args = ["m._rid", "m._reason", "m._skip"] + [f"m._pk_{i}" for i in range(len(self.source_keys))]
         for column in self.nulls:
             original = f"m.{q('_raw_' + column)}" if self.raw_of(column) else f"m.{q(column)}"
             args += [f"m.{q('_null_' + column)}", original]
+        args += [f"m._src_{i}" for i in range(len(self.source_columns))]
         return f"CASE WHEN {' OR '.join(flags)} THEN hive_flag({', '.join(args)}) ELSE 1 END"
 
     def insert_sql(self) -> str:
