@@ -55,7 +55,7 @@ class RunContext:
     dry_run: bool = False
     merge: bool = False                  # the target is an existing Rust-era database
     work_dir: Path | None = None
-    snapshot_path: Path | None = None
+    snapshot_uri: str | None = None      # what is attached as `src`: the source read-only, or a copy
     build_path: Path | None = None
     conn: sqlite3.Connection | None = None
     source_columns: dict[str, list[str]] = field(default_factory=dict)   # snapshot table -> columns

@@ -12,9 +12,11 @@ from .sqlite_snapshot import open_snapshot, take_snapshot
 
 
 def source_stat(ctx: RunContext) -> tuple:
-    """What must not change about the source file during a run."""
+    """What must not change about the source during a run: the file, and its -wal."""
     stat = ctx.source.stat()
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    wal = ctx.source.with_name(ctx.source.name + "-wal")
+    wal_stat = (wal.stat().st_size, wal.stat().st_mtime_ns) if wal.exists() else None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino, wal_stat)
 
 
 def inventory(conn: sqlite3.Connection) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -29,9 +31,8 @@ def inventory(conn: sqlite3.Connection) -> tuple[dict[str, list[str]], dict[str,
 
 def extract_source(ctx: RunContext) -> None:
     ctx.source_stat = source_stat(ctx)
-    ctx.snapshot_path = ctx.work_dir / "snapshot.db"
-    take_snapshot(ctx.source, ctx.snapshot_path)
-    conn = open_snapshot(ctx.snapshot_path, ctx.source)
+    ctx.snapshot_uri = take_snapshot(ctx.source, ctx.work_dir)
+    conn = open_snapshot(ctx.snapshot_uri, ctx.source)
     try:
         ctx.source_columns, ctx.source_keys = inventory(conn)
     finally:

@@ -19,6 +19,7 @@ from ..errors import BadInput
 from ..schema import SCHEMA_VERSION, create_fresh_target, diff_migrations, diff_tables, introspect, migration_rows, target_spec
 from ..sqlite_files import in_use_by_another_process, open_readonly, quick_check, read_header, table_names
 from ..transform import values
+from ..extract.sqlite_snapshot import file_uri
 from .tables import row_count
 
 SPARE_BYTES = 16 << 20
@@ -136,7 +137,7 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
     ctx.build_path = ctx.work_dir / "build.db"
     if ctx.merge:
         _copy_target(ctx.target, ctx.build_path)
-    conn = sqlite3.connect(ctx.build_path, isolation_level=None)
+    conn = sqlite3.connect(file_uri(ctx.build_path), uri=True, isolation_level=None)  # uri: ATTACH takes one
     # foreign_keys stay OFF while loading: the loader checks every key itself (and v13's
     # conversations table names a parent table that no longer exists, which would refuse
     # every write); PRAGMA foreign_key_check proves the result afterwards. Sorts and
@@ -149,7 +150,7 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
         create_fresh_target(conn, ctx.now)
         if conn.in_transaction:
             conn.execute("COMMIT")
-    conn.execute("ATTACH DATABASE ? AS src", (str(ctx.snapshot_path),))
+    conn.execute("ATTACH DATABASE ? AS src", (ctx.snapshot_uri,))
     ctx.conn = conn
     ctx.target_rows_before = {t: row_count(conn, "main", t) for t in table_names(conn) if t != "schema_migrations"}
     conn.execute("BEGIN")  # every load stage runs in this one transaction, committed before the indexes
