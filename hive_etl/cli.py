@@ -89,6 +89,8 @@ def _run(pipeline: str, home: Path, source: Path | None, target: Path | None, re
         report_path = run_pipeline(ctx, pipeline)
         report = json.loads(report_path.read_text(encoding="utf-8"))
         click.echo(_summary(report))
+        for warning in ctx.warnings:
+            click.echo(f"hive-etl: warning: {warning}", err=True)
         if ctx.dry_run:
             click.echo(f"dry run: nothing was written to {target}; checks {'passed' if report['outcome'] == 'dry_run' else 'failed'}")
         else:
@@ -134,5 +136,69 @@ def restore(home: Path, database: Path | None, backup: Path | None) -> None:
         click.echo(f"restored {backup} to {database}")
         if kept:
             click.echo(f"the database it replaced is kept as {kept}")
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001
+        _fail(exc)
+
+
+@main.command()
+@click.option("--db", "db", required=True, type=click.Path(path_type=Path), help="The SQLite database to check (opened read-only).")
+@click.option("--suite", default="target", show_default=True,
+              help="'target' (a migrated v13 database), 'source' (every source.* suite, a TypeScript-era database) or one suite name from expectations/.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="report.json of the migration that wrote --db: row counts, totals and credits to compare with (without it those expectations are skipped).")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results as JUnit XML to this file.")
+def check(db: Path, suite: str, report_path: Path | None, junit: Path | None) -> None:
+    """Run expectation suites against a database: exit 1 when an "error" expectation fails."""
+    import json
+
+    from .errors import BadInput, ChecksFailed
+    from .sqlite_files import read_header
+
+    try:
+        db = db.expanduser().absolute()
+        read_header(db, "database")
+        from .checks import expectations as ex
+        from .checks.junit import write_junit
+
+        if suite == "source":
+            names = ex.source_suites()
+        elif suite in ex.list_suites():
+            names = [suite]
+        else:
+            raise BadInput(f"--suite {suite}: no such suite; expected target, source or one of {', '.join(ex.list_suites())}")
+        parameters = None
+        if report_path is not None:
+            try:
+                report = json.loads(report_path.expanduser().read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise BadInput(f"report {report_path}: cannot be read as JSON ({exc})") from None
+            if not isinstance(report, dict):
+                raise BadInput(f"report {report_path}: expected a report.json object")
+            parameters = ex.parameters_from_report(report)
+        outcomes = ex.run_suites(db, names, parameters)
+        if junit is not None:
+            write_junit(outcomes, junit.expanduser())
+        skipped: dict[str, int] = {}
+        for outcome in outcomes:
+            for r in outcome.failed():
+                click.echo(f"{r.severity.upper():<8}{outcome.suite}: {r.name} ({r.where}): {r.observed}")
+            for r in outcome.skipped():
+                why = ("needing figures from the migration's report.json (pass --report FILE)" if "parameter" in r.observed
+                       else "needing tables or columns this database lacks")
+                skipped[why] = skipped.get(why, 0) + 1
+        for why, count in skipped.items():
+            click.echo(f"SKIPPED {count} expectation{'s' if count != 1 else ''} {why}")
+        results = [r for o in outcomes for r in o.results]
+        errors = sum(len(o.failed("error")) for o in outcomes)
+        warnings = sum(len(o.failed("warning")) for o in outcomes)
+        passed = sum(len(o.passed()) for o in outcomes)
+        label = names[0] if len(names) == 1 else f"{len(names)} suites"
+        click.echo(f"{label}: {len(results)} expectations, {passed} passed, {errors + warnings} failed "
+                   f"({errors} error, {warnings} warning), {sum(skipped.values())} skipped "
+                   f"in {sum(o.seconds for o in outcomes):.1f} s")
+        if junit is not None:
+            click.echo(f"junit:   {junit}")
+        if errors:
+            raise ChecksFailed(f"{errors} expectation{'s' if errors != 1 else ''} of severity error failed on {db}")
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001
         _fail(exc)
