@@ -1,7 +1,7 @@
 """The fixture generator (fixtures/generate.py): deterministic output, the TypeScript-era schema
 exactly as source_schema.json records it, every planted kind of dirt findable in the database
-through the ledger, the desktop variant's drift, the CLI's refusal to overwrite, and the
-committed sample installs matching a regeneration."""
+and the legacy JSON files through the ledger, the desktop variant's drift, the CLI's refusal to
+overwrite, and the committed sample installs matching a regeneration."""
 
 import hashlib
 import json
@@ -92,12 +92,23 @@ def declared(con, table, column):
     return {r[1]: (r[2], bool(r[3])) for r in con.execute(f"PRAGMA table_info({table})")}[column]
 
 
+def json_files(home: Path) -> dict[str, bytes]:
+    """The legacy JSON files of a home, by path relative to it."""
+    return {str(p.relative_to(home)): p.read_bytes() for d in (".hive", ".hive-ai") if (home / d).is_dir()
+            for p in sorted((home / d).iterdir()) if p.suffix == ".json"}
+
+
+def sidecars(db: Path) -> list[str]:
+    return [p.name for p in db.parent.iterdir() if p.name.startswith("hive-ai.db") and p.name != "hive-ai.db"]
+
+
 # -- determinism ------------------------------------------------------------------------------------
 def test_same_seed_gives_identical_bytes_and_ledger(installs, tmp_path):
     for variant, (db, ledger) in installs.items():
         seed = 7 if variant == "typescript" else 11
         again, ledger2 = build(tmp_path, variant, seed=seed, variant=variant)
         assert sha256(again) == sha256(db), variant
+        assert json_files(again.parents[1]) == json_files(db.parents[1]) != {}
         assert ledger2 == ledger
         assert json.loads(json.dumps(ledger)) == ledger
 
@@ -332,14 +343,14 @@ def test_desktop_variant_drift(installs):
                            "WHERE openrouter_id = 'openai/gpt-4o-mini'").fetchone() == ("text",)
     header = db.read_bytes()[:100]
     assert header[18:20] == b"\x02\x02"  # WAL
-    assert not [p for p in db.parent.iterdir() if p.name != "hive-ai.db"]
+    assert sidecars(db) == []
 
 
 def test_typescript_variant_is_rollback_journal_without_hex_ids(installs):
     db, ledger = installs["typescript"]
     assert db.read_bytes()[18:20] == b"\x01\x01"
     assert ledger["hex_internal_ids"] == [] and ledger["desktop"] is None
-    assert not [p for p in db.parent.iterdir() if p.name != "hive-ai.db"]
+    assert sidecars(db) == []
     with connect(db) as con:
         assert con.execute("SELECT count(*) FROM openrouter_models WHERE typeof(internal_id) != 'integer'").fetchone()[0] == 0
 
@@ -381,10 +392,142 @@ def test_committed_sample_installs_match_a_regeneration(variant, installs, tmp_p
     committed = home / ".hive" / "hive-ai.db"
     if not committed.exists():
         pytest.skip("sample install not generated yet")
-    assert sorted(p.name for p in committed.parent.iterdir()) == ["hive-ai.db"]
+    fresh, ledger = installs[variant]
+    expected = ["hive-ai.db"] + sorted(Path(f).name for k, f in ledger["json"]["files"].items()
+                                       if f.startswith(".hive/"))
+    assert sorted(p.name for p in committed.parent.iterdir()) == sorted(expected)
     assert committed.stat().st_size < 1_600_000
-    fresh, _ = installs[variant]
     copy = tmp_path / "copy.db"
     shutil.copyfile(committed, copy)
     with connect(copy) as a, connect(fresh) as b:
         assert list(a.iterdump()) == list(b.iterdump())
+    assert json_files(home) == json_files(fresh.parents[1])   # the JSON files byte for byte
+    assert sorted(json_files(home)) == sorted(ledger["json"]["files"].values())
+
+
+# -- legacy JSON files -------------------------------------------------------------------------------
+def usage_records_of(home: Path, layout: str) -> list:
+    data = (home / ".hive-ai" / "usage-monitor.json").read_text(encoding="utf-8")
+    if layout == "ndjson":
+        return [json.loads(line) for line in data.splitlines()]
+    return json.loads(data)["records"]
+
+
+def at(records: list, path: str):
+    return records[int(re.search(r"\d+", path).group()) - (1 if path.startswith("line") else 0)]
+
+
+def instant(con, value) -> str:
+    if isinstance(value, int):
+        value = value / 1000 if value >= 10**11 else value
+        return con.execute("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch')", (value,)).fetchone()[0]
+    return con.execute("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', ?)", (value,)).fetchone()[0]
+
+
+def test_json_files_written_per_variant(install):
+    variant, db, ledger, _ = install
+    home = db.parents[1]
+    led = ledger["json"]
+    assert sorted(json_files(home)) == sorted(led["files"].values())
+    assert led["files"] == {k: v for k, v in gen.JSON_FILES.items() if k != "license" or variant == "desktop"}
+    assert led["absent"] == ([] if variant == "desktop" else ["license"])
+    for rel in led["files"].values():
+        if not (variant == "desktop" and rel.endswith("usage-monitor.json")):
+            json.loads((home / rel).read_text(encoding="utf-8"))
+    stats = json.loads((home / ".hive" / "usage_stats.json").read_text())
+    cache = json.loads((home / ".hive" / "subscription_cache.json").read_text())
+    assert led["credits_remaining"] == {"usage_stats": stats["credits_remaining"],
+                                        "subscription_cache": cache["credits_remaining"]}
+    assert all(isinstance(v, float) and round(v * 100) % 10 for v in led["credits_remaining"].values())
+    assert stats["credits_remaining"] != cache["credits_remaining"]
+    assert cache["tier"] == "Unlimited" and led["subscription_cache"]["subscription_tier"] == "unlimited"
+
+
+def test_usage_monitor_json_is_planted_as_the_ledger_says(install):
+    variant, db, ledger, con = install
+    led = ledger["json"]["usage_monitor"]
+    assert led["layout"] == ("ndjson" if variant == "desktop" else "wrapped")
+    records = usage_records_of(db.parents[1], led["layout"])
+    assert len(records) == led["records"] == led["with_own_id"] + led["without_id"]
+    assert sum(v["records"] for v in led["key_variants"].values()) == len(records)
+    assert sum(led["timestamps"].values()) == len(records) and all(led["timestamps"].values())
+    assert all(v["records"] for v in led["key_variants"].values()) and led["action_omitted"] > 0
+    columns = ("user_id", "conversation_id", "action_type", "model_used", "cost", "tokens_input", "tokens_output",
+               "timestamp")
+
+    def db_row(rid):
+        return dict(zip(columns, con.execute(f"SELECT {', '.join(columns)} FROM usage_records WHERE id = ?",
+                                             (rid,)).fetchone()))
+
+    def content(rec):
+        keys = gen.USAGE_KEY_VARIANTS[next(v for v, k in gen.USAGE_KEY_VARIANTS.items() if k["tokens_input"] in rec)]
+        return dict(user_id=rec.get(keys["user_id"]), conversation_id=rec.get(keys["conversation_id"]),
+                    action_type=rec.get(keys["action"], "model_call"), model_used=rec.get(keys["model"]),
+                    cost=float(rec["cost"]), tokens_input=rec[keys["tokens_input"]],
+                    tokens_output=rec[keys["tokens_output"]], timestamp=instant(con, rec[keys["timestamp"]]))
+
+    assert len(led["same_id_as_db"]) == 3 and len(led["same_content_as_db"]) == 4
+    for e in led["same_id_as_db"]:
+        rec = at(records, e["path"])
+        row = db_row(e["id"])
+        assert rec["id"] == e["id"] and content(rec) == dict(row, timestamp=instant(con, row["timestamp"]))
+    for e in led["same_content_as_db"]:
+        rec = at(records, e["path"])
+        row = db_row(e["db_id"])
+        assert "id" not in rec and content(rec) == dict(row, timestamp=instant(con, row["timestamp"]))
+    assert {e["timestamp_as"] for e in led["same_content_as_db"]} >= {"epoch_ms", "iso_z", "db_text"}
+    assert sorted(e["id"] is None for e in led["repeated_in_file"]) == [False, True]
+    for e in led["repeated_in_file"]:
+        assert at(records, e["path"]) == at(records, e["same_as"])
+    assert {(b["field"], json.dumps(b["value"])) for b in led["bad"]} == {
+        ("timestamp", '"not a date"'), ("tokens_input", '"abc"'), ("cost", "-0.0042"), ("action_type", '"refund"')}
+    for b in led["bad"]:
+        assert at(records, b["path"]) == b["record"] and b["record"][b["key"]] == b["value"]
+    assert led["loadable"] == len(records) - 4
+    planted = len(led["same_id_as_db"]) + len(led["same_content_as_db"]) + len(led["repeated_in_file"]) + 4
+    assert led["totals_new"]["rows"] == len(records) - planted
+    assert [r for r in records if any(isinstance(v, int) and v > 10**12 for v in r.values())]   # epoch ms
+
+
+def test_other_json_files_are_planted_as_the_ledger_says(install):
+    variant, db, ledger, con = install
+    home = db.parents[1]
+    led = ledger["json"]
+    budget = json.loads((home / ".hive-ai" / "budget.json").read_text())
+    assert led["budget"]["layout"] == ("list" if variant == "desktop" else "periods")
+    assert ("budgets" in budget) == (variant == "desktop")
+    assert [r["id"] for r in led["budget"]["rows"]] == [f"json-budget-{led['budget']['user_id']}-{p}"
+                                                         for p in ("daily", "monthly")]
+    assert con.execute("SELECT count(*) FROM users WHERE id = ?", (led["budget"]["user_id"],)).fetchone()[0] == 1
+    assert led["budget"]["bad"] and led["budget"]["db_budgets_of_the_same_user"]
+    cost = json.loads((home / ".hive-ai" / "cost-tracking.json").read_text())["conversations"]
+    ct = led["cost_tracking"]
+    assert set(cost) == set(ct["conversations"]) == set(ct["with_cost_analytics_row"]) | set(
+        ct["without_cost_analytics_row"]) | set(ct["deleted_conversation"])
+    has_row = {r[0] for r in con.execute("SELECT DISTINCT conversation_id FROM cost_analytics")}
+    conversations = {r[0] for r in con.execute("SELECT id FROM conversations")}
+    assert set(ct["with_cost_analytics_row"]) <= has_row & conversations
+    assert not set(ct["without_cost_analytics_row"]) & has_row and set(ct["without_cost_analytics_row"]) <= conversations
+    assert ct["deleted_conversation"] and not set(ct["deleted_conversation"]) & conversations
+    catalog = {gen.canonical_model_id(r[0]) for r in con.execute("SELECT openrouter_id FROM openrouter_models")}
+    assert [u["model"] for u in ct["unknown_models"]] == [gen.JSON_UNKNOWN_MODEL]
+    assert gen.JSON_UNKNOWN_MODEL not in catalog | set(gen.SEEDED_MODELS.values())
+    u = ct["unknown_models"][0]
+    assert cost[u["conversation_id"]]["stages"][u["stage"]]["model"] == gen.JSON_UNKNOWN_MODEL
+    assert any("total_cost" in e for e in cost.values()) and any("totalCost" in e for e in cost.values())
+    lic = home / ".hive" / "license.json"
+    assert lic.exists() == (variant == "desktop")
+    if variant == "desktop":
+        doc = json.loads(lic.read_text())
+        key = con.execute("SELECT license_key FROM users WHERE id = ?", (doc["user_id"],)).fetchone()[0]
+        assert doc["key"] == key == led["license"]["key"]
+
+
+def test_a_regeneration_removes_json_files_the_variant_does_not_write(tmp_path):
+    home = tmp_path / "home"
+    gen.generate_install(home, seed=3, scale=0.4, variant="desktop")
+    assert (home / ".hive" / "license.json").exists()
+    (home / ".hive" / "hive-ai.db").unlink()
+    gen.generate_install(home, seed=3, scale=0.4, variant="typescript")
+    assert not (home / ".hive" / "license.json").exists()
+    assert not [p for p in home.rglob("*.building")]
