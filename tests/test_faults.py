@@ -53,9 +53,11 @@ def test_sigkill_at_many_points_never_leaves_a_half_built_database(tmp_path):
     home = fresh_home(tmp_path / "home")
     counted = drive(0, home, tmp_path / "report", tmp_path / "count")
     assert counted.returncode == 0, counted.stderr
-    total = int((tmp_path / "count").read_text())
-    points = sorted({1 + i * total // KILL_POINTS_SPREAD for i in range(KILL_POINTS_SPREAD)}
-                    | {total - i * 7 for i in range(1, KILL_POINTS_TAIL + 1)})
+    total, swap = map(int, (tmp_path / "count").read_text().split())
+    assert 0 < swap < total
+    # Spread over the migration up to the swap, then crowded around the backup and rename.
+    points = sorted({1 + i * (swap - 1) // KILL_POINTS_SPREAD for i in range(KILL_POINTS_SPREAD)}
+                    | {swap - 3 + 2 * i for i in range(KILL_POINTS_TAIL)})
     assert len(points) >= 50
     outcomes = {"original": 0, "migrated": 0}
     for point in points:
@@ -75,7 +77,7 @@ def test_sigkill_at_many_points_never_leaves_a_half_built_database(tmp_path):
             outcomes["migrated"] += 1
             assert is_complete_v13(db), point
             assert [sha256(b) for b in backups] == [original], point
-    assert outcomes["original"] >= 40 and outcomes["migrated"] >= 1, outcomes
+    assert outcomes["original"] >= KILL_POINTS_SPREAD and outcomes["migrated"] >= 1, outcomes
 
 
 def test_target_held_open_by_another_program_is_refused_not_waited_on(tmp_path):
