@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -67,12 +68,22 @@ def run_options(command):
                      help="Where the Rust-era database goes [default: the source path, original kept as a backup]."),
         click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Report folder [default: <home>/.hive/migration-reports/<UTC time>/]."),
+        click.option("--data-docs", is_flag=True, help="Also build Great Expectations Data Docs into <report-dir>/data-docs."),
     ]):
         command = option(command)
     return command
 
 
-def _run(pipeline: str, home: Path, source: Path | None, target: Path | None, report_dir: Path | None) -> None:
+def _progress_printer():
+    """Progress lines on a terminal; nothing in CI or when stderr is not a TTY."""
+    if os.environ.get("CI") or not sys.stderr.isatty():
+        return None
+    started = time.perf_counter()
+    return lambda line: click.echo(f"{time.perf_counter() - started:7.1f}s {line}", err=True)
+
+
+def _run(pipeline: str, home: Path, source: Path | None, target: Path | None, report_dir: Path | None,
+         data_docs: bool = False) -> None:
     import json
 
     from .context import RunContext
@@ -85,7 +96,7 @@ def _run(pipeline: str, home: Path, source: Path | None, target: Path | None, re
         target = (target or source).expanduser().absolute()
         report_dir = (report_dir or hive_dir(home) / "migration-reports" / now.strftime("%Y%m%dT%H%M%SZ")).expanduser().absolute()
         ctx = RunContext(source=source, target=target, home=home, report_dir=report_dir, now=now,
-                         dry_run=pipeline == "dry_run")
+                         dry_run=pipeline == "dry_run", data_docs=data_docs, progress=_progress_printer())
         report_path = run_pipeline(ctx, pipeline)
         report = json.loads(report_path.read_text(encoding="utf-8"))
         click.echo(_summary(report))
@@ -105,16 +116,16 @@ def _run(pipeline: str, home: Path, source: Path | None, target: Path | None, re
 
 @main.command()
 @run_options
-def migrate(home: Path, source: Path | None, target: Path | None, report_dir: Path | None) -> None:
+def migrate(home: Path, source: Path | None, target: Path | None, report_dir: Path | None, data_docs: bool) -> None:
     """Migrate the source database into a new Rust-era database and swap it in."""
-    _run("migrate", home, source, target, report_dir)
+    _run("migrate", home, source, target, report_dir, data_docs)
 
 
 @main.command("dry-run")
 @run_options
-def dry_run(home: Path, source: Path | None, target: Path | None, report_dir: Path | None) -> None:
+def dry_run(home: Path, source: Path | None, target: Path | None, report_dir: Path | None, data_docs: bool) -> None:
     """Do everything `migrate` does in a scratch database and write the report; change nothing else."""
-    _run("dry_run", home, source, target, report_dir)
+    _run("dry_run", home, source, target, report_dir, data_docs)
 
 
 @main.command()

@@ -7,6 +7,7 @@ add their own results (counts, checks, archived values). The report is written f
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -73,6 +74,11 @@ class RunContext:
     figures: dict[str, list] = field(default_factory=dict)                # charted in the report
     conflicts: list[dict] = field(default_factory=list)                   # rows both sides hold, differently
     warnings: list[str] = field(default_factory=list)                     # said to the user, outcome unchanged
+    expectations: list[dict] = field(default_factory=list)                # every expectation result, by suite
+    credits: list[float] = field(default_factory=list)                    # credits_remaining values seen (never loaded)
+    suite_outcomes: list = field(default_factory=list)                    # expectation suite results, for --data-docs
+    data_docs: bool = False                                               # also build Great Expectations Data Docs
+    progress: Callable[[str], None] | None = None                         # where progress lines go (a terminal)
     sidecars: Sidecars | None = None
     backup_path: Path | None = None
     swapped: bool = False

@@ -46,6 +46,10 @@ def _publish(ctx: RunContext, sidecars: Sidecars) -> Path:
             shutil.move(str(path), destination)
             files[kind].append(destination)
     path = write_report(ctx, files)
+    if ctx.data_docs and ctx.suite_outcomes:
+        from .checks.expectations import build_data_docs
+
+        build_data_docs(ctx.suite_outcomes, ctx.report_dir / "data-docs")
     try:
         write_reports(json.loads(path.read_text(encoding="utf-8")), ctx.report_dir)
     except Exception as exc:  # noqa: BLE001 - the run's outcome stands; report.json holds it all
@@ -67,10 +71,11 @@ def run_pipeline(ctx: RunContext, pipeline: str = "migrate", progress: Progress 
         raise
     sidecars = Sidecars(ctx.work_dir / "sidecars")
     ctx.sidecars = sidecars
+    progress = progress or ctx.progress
     try:
-        for name in names:
+        for number, name in enumerate(names, 1):
             if progress:
-                progress(name)
+                progress(f"[{number}/{len(names)}] {name}")
             STAGES[name](ctx)
         ctx.outcome = "dry_run" if ctx.dry_run else "migrated"
         return _publish(ctx, sidecars)

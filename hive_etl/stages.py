@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .checks.expectation_stages import source_expectations, target_expectations
 from .checks.post_load import run_post_load_checks
 from .context import RunContext
 from .errors import ChecksFailed
@@ -63,6 +64,7 @@ def finalise_and_swap(ctx: RunContext) -> None:
 
 STAGES: dict[str, Callable[[RunContext], None]] = {
     "extract.source_snapshot": extract_source,
+    "checks.source_expectations": source_expectations,
     "load.create_build_target": open_build,
     "transform.model_ids": transform_model_ids,
     "load.model_catalog": load_catalog,
@@ -72,5 +74,6 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "report.figures": compute_figures,
     "load.build_indexes": build_indexes,
     "checks.post_load": post_load_checks,
+    "checks.target_expectations": target_expectations,
     "load.finalise_and_swap": finalise_and_swap,
 }

@@ -54,3 +54,33 @@ def test_dry_run_refuses_bad_input_like_migrate(tmp_path):
 
 def test_dry_run_runs_the_migration_stages_except_the_swap():
     assert stage_names("dry_run") == [s for s in stage_names("migrate") if s != "load.finalise_and_swap"]
+
+
+def test_expectation_suites_run_in_the_pipeline_and_data_docs_on_request(tmp_path):
+    result = run_cli("dry-run", "--home", str(SAMPLES["typescript"][0]), "--report-dir", str(tmp_path / "r"), "--data-docs")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    suites = {e["suite"] for e in report["expectations"]}
+    assert "target" in suites and any(s.startswith("source.") for s in suites)
+    assert all(e["status"] != "failed" for e in report["expectations"] if e["severity"] == "error")
+    # the planted dirt shows up as source warnings, without stopping the run
+    assert any(e["status"] == "failed" and e["suite"] == "source.activity_log" for e in report["expectations"])
+    assert (tmp_path / "r" / "data-docs").is_dir() and list((tmp_path / "r" / "data-docs").rglob("index.html"))
+
+
+def test_a_failed_target_expectation_stops_the_swap(tmp_path, monkeypatch):
+    from hive_etl.checks import expectations
+
+    real = expectations.run_suite
+
+    def broken(db_path, suite_name, parameters=None, **kw):
+        return real(db_path, suite_name, {**(parameters or {}), "rows_users": 999}, **kw)
+
+    monkeypatch.setattr(expectations, "run_suite", broken)
+    home = tmp_path / "home"
+    shutil.copytree(SAMPLES["typescript"][0], home)
+    before = tree_hashes(home)
+    result = run_cli("migrate", "--home", str(home), "--report-dir", str(tmp_path / "r"))
+    assert result.exit_code == 1 and "row count: users" in result.stderr and "nothing was swapped in" in result.stderr
+    assert tree_hashes(home) == before
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["outcome"] == "checks_failed"

@@ -340,8 +340,8 @@ def parameters_from_counts(tables: dict[str, dict], totals: dict[str, dict], bef
     """Run-time parameters of the target suite from reconciliation figures.
 
     `rows_<table>` = rows before the load + inserted + created (tables absent from `tables`
-    added nothing); `total_<column>` = source total - quarantined total, the amount the target
-    must hold; `credits_remaining` = every credits figure read from the legacy JSON files.
+    added nothing); `total_<column>` = target total before + source total - quarantined -
+    already present (a merge), the amount the target must hold; `credits_remaining` = every credits figure read from the legacy JSON files.
     With `before` None the target is taken to have been fresh (the app's seeded rows only).
     """
     before = _seeded_counts() if before is None else before
@@ -350,7 +350,9 @@ def parameters_from_counts(tables: dict[str, dict], totals: dict[str, dict], bef
         t = tables.get(table) or {}
         params[f"rows_{table}"] = int(before.get(table, 0)) + int(t.get("inserted", 0)) + int(t.get("created", 0))
     for column, total in (totals or {}).items():
-        params[f"total_{column}"] = float(total["source"]) - float(total.get("quarantined") or 0)
+        # What the target must hold: what it had, plus what the source brought that it lacked.
+        params[f"total_{column}"] = (float(total.get("target_before") or 0) + float(total["source"])
+                                     - float(total.get("quarantined") or 0) - float(total.get("already_present") or 0))
     values = sorted({float(v) for v in credits or () if isinstance(v, (int, float)) and not isinstance(v, bool)})
     if values:
         params["credits_remaining"] = values

@@ -13,12 +13,14 @@ checked after the load.
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from ..context import RunContext, TableCounts
 from ..transform.table_plan import TablePlan, q
 from .merge import MergeOutcome, merge_rows
 
 FETCH_ROWS = 5_000
+PROGRESS_ROWS = 10_000   # tables at least this large get a progress line on a terminal
 
 
 def row_count(conn: sqlite3.Connection, schema: str, table: str) -> int:
@@ -72,6 +74,7 @@ class FlaggedRows:
 def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
     """Move one table in one pass; its counts are recorded in the context and returned."""
     conn, table = ctx.conn, plan.table
+    started = time.perf_counter()
     counts = ctx.counts(table)
     counts.read += row_count(conn, "src", table)
     before = row_count(conn, "main", table)
@@ -87,6 +90,9 @@ def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
     counts.duplicates += outcome.equal
     counts.quarantined += flagged.quarantined
     ctx.loaded.add(table)
+    if ctx.progress and counts.read >= PROGRESS_ROWS:
+        seconds = time.perf_counter() - started
+        ctx.progress(f"      {table}: {counts.read:,} rows in {seconds:.1f} s ({counts.read / max(seconds, 1e-9):,.0f} rows/s)")
     return counts
 
 

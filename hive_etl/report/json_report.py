@@ -35,6 +35,7 @@ def build_report(ctx: RunContext, files: dict[str, list[Path]]) -> dict:
         "totals": ctx.totals,
         "models": models + ctx.model_resolutions,
         "checks": [{"name": c.name, "ok": c.ok, "severity": c.severity, "detail": c.detail} for c in ctx.checks],
+        "expectations": ctx.expectations,
         "drift": ctx.drift,
         "conflicts": ctx.conflicts,
         "daily_cost": ctx.figures.get("daily_cost", []),
