@@ -39,6 +39,28 @@ class TableCounts:
 
 
 @dataclass
+class SourceCounts:
+    """What became of one legacy JSON file's records:
+    records = loaded + merged + duplicates + quarantined + archived."""
+
+    path: str = ""
+    table: str | None = None
+    records: int = 0
+    loaded: int = 0
+    merged: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    archived: int = 0            # records of the archive-only files (usage_stats, subscription_cache)
+    repeated_in_file: int = 0    # of the duplicates, those the same file held twice
+
+    def balanced(self) -> bool:
+        return self.records == self.loaded + self.merged + self.duplicates + self.quarantined + self.archived
+
+    def as_dict(self) -> dict:
+        return dict(vars(self))
+
+
+@dataclass
 class CheckResult:
     name: str
     ok: bool
@@ -77,6 +99,10 @@ class RunContext:
     expectations: list[dict] = field(default_factory=list)                # every expectation result, by suite
     credits: list[float] = field(default_factory=list)                    # credits_remaining values seen (never loaded)
     suite_outcomes: list = field(default_factory=list)                    # expectation suite results, for --data-docs
+    json_path: Path | None = None                                         # staging database of the legacy JSON files
+    sources: dict[str, SourceCounts] = field(default_factory=dict)        # legacy JSON file name -> its counts
+    credit_sources: list[dict] = field(default_factory=list)              # where each credits value was found
+    subscription_cache: dict | None = None                                # subscription_cache.json's values
     data_docs: bool = False                                               # also build Great Expectations Data Docs
     progress: Callable[[str], None] | None = None                         # where progress lines go (a terminal)
     sidecars: Sidecars | None = None

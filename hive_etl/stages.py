@@ -12,9 +12,11 @@ from .checks.expectation_stages import source_expectations, target_expectations
 from .checks.post_load import run_post_load_checks
 from .context import RunContext
 from .errors import ChecksFailed
+from .extract.json_staging import extract_legacy_json
 from .extract.source_snapshot import extract_source
 from .load.all_tables import load_all_tables
 from .load.build_target import open_build
+from .load.legacy_json import load_legacy_json
 from .load.model_catalog import load_model_catalog, resolve_legacy_ids
 from .load.swap import finalise_build, swap_into_place
 from .load.unmapped import archive_unmapped
@@ -22,7 +24,7 @@ from .report.figures import compute_figures
 from .schema import create_indexes
 from .transform.derived import derive_daily_usage
 from .transform.model_ids import plan_catalog, resolve_references, shipped_aliases
-from .transform.references import source_models, target_text_references, text_references
+from .transform.references import json_text_references, source_models, target_text_references, text_references
 
 
 def transform_model_ids(ctx: RunContext) -> None:
@@ -31,7 +33,7 @@ def transform_model_ids(ctx: RunContext) -> None:
     models, blank = source_models(conn, ctx.source_columns.get("openrouter_models", []))
     catalog = dict(conn.execute("SELECT openrouter_id, internal_id FROM main.openrouter_models"))
     model_map = plan_catalog(models, catalog, aliases)
-    texts = text_references(conn, ctx.source_columns) + target_text_references(conn)
+    texts = text_references(conn, ctx.source_columns) + json_text_references(conn) + target_text_references(conn)
     ctx.model_map = resolve_references(model_map, texts, aliases)
     ctx.model_rowids = {m.rowid: i for i, m in enumerate(sorted(models, key=lambda m: m.rowid))}
     if blank:
@@ -65,10 +67,12 @@ def finalise_and_swap(ctx: RunContext) -> None:
 STAGES: dict[str, Callable[[RunContext], None]] = {
     "extract.source_snapshot": extract_source,
     "checks.source_expectations": source_expectations,
+    "extract.legacy_json": extract_legacy_json,
     "load.create_build_target": open_build,
     "transform.model_ids": transform_model_ids,
     "load.model_catalog": load_catalog,
     "load.tables": load_all_tables,
+    "load.legacy_json": load_legacy_json,
     "transform.derived_tables": derive_daily_usage,
     "load.archive_unmapped": archive_unmapped,
     "report.figures": compute_figures,

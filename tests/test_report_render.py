@@ -9,6 +9,7 @@ in CI, where it must run).
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 import os
 import re
 import shutil
@@ -419,11 +420,14 @@ def test_sample_install_end_to_end(sample_run, tmp_path):
     for table in report["tables"]:
         assert f"| `{table}` |" in text
         assert f'data-table="{table}"' in page
-    quarantined = [t for t, c in report["tables"].items() if c["quarantined"]]
-    assert len(quarantined) == len(report["files"]["quarantine"])
-    for table in quarantined:
-        count = report["tables"][table]["quarantined"]
-        assert f"### {md(table)} — {count} row" in text
+    # Quarantine files: one per table for database rows, one per legacy JSON file for its records.
+    sources = report.get("sources", {})
+    from_json = {t: sum(s["quarantined"] for s in sources.values() if s["table"] == t) for t in report["tables"]}
+    expected = {t: c["quarantined"] - from_json[t] for t, c in report["tables"].items() if c["quarantined"] - from_json[t]}
+    expected.update({name: s["quarantined"] for name, s in sources.items() if s["quarantined"]})
+    assert {PurePosixPath(f).stem for f in report["files"]["quarantine"]} == set(expected)
+    for name, count in expected.items():
+        assert f"### {md(name)} — {count} row" in text
     tree = dom(page)
     assert len(tree.inside("chart-rows", "rect", "bar")) == 2 * len(report["tables"])
     assert report["daily_cost"], "report.json carries the daily cost series"

@@ -90,6 +90,10 @@ def check_reconciliation(ctx: RunContext) -> CheckResult:
         expected = ctx.target_rows_before.get(table, 0) + counts.inserted + counts.created
         if have != expected:
             problems.append(f"{table}: {have} rows in the target, expected {expected}")
+    for name, s in sorted(ctx.sources.items()):
+        if not s.balanced():
+            problems.append(f"{name}: {s.records} records != loaded {s.loaded} + merged {s.merged} + duplicates "
+                            f"{s.duplicates} + quarantined {s.quarantined} + archived {s.archived}")
     for name, t in ctx.totals.items():
         accounted = t["target"] - t["target_before"] + t["already_present"] + t["quarantined"]
         if not math.isclose(t["source"], accounted, rel_tol=1e-9, abs_tol=1e-9):

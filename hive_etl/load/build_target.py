@@ -20,6 +20,7 @@ from ..schema import SCHEMA_VERSION, create_fresh_target, diff_migrations, diff_
 from ..sqlite_files import in_use_by_another_process, open_readonly, quick_check, read_header, table_names
 from ..transform import values
 from ..extract.sqlite_snapshot import file_uri
+from . import legacy_json
 from .tables import row_count
 
 SPARE_BYTES = 16 << 20
@@ -151,7 +152,10 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
         if conn.in_transaction:
             conn.execute("COMMIT")
     conn.execute("ATTACH DATABASE ? AS src", (ctx.snapshot_uri,))
+    if ctx.json_path is not None:
+        conn.execute("ATTACH DATABASE ? AS json", (file_uri(ctx.json_path),))
     ctx.conn = conn
+    legacy_json.prepare(ctx)
     ctx.target_rows_before = {t: row_count(conn, "main", t) for t in table_names(conn) if t != "schema_migrations"}
     conn.execute("BEGIN")  # every load stage runs in this one transaction, committed before the indexes
     return conn

@@ -49,7 +49,7 @@ class FlaggedRows:
         return dict(zip(self.plan.source_keys, key)) if self.keys else {"rowid": rid}
 
     def __call__(self, rid, reason, skip, *rest):
-        sidecars, table = self.ctx.sidecars, self.plan.table
+        sidecars, table = self.ctx.sidecars, self.plan.source_name
         key = rest[: self.keys]
         pairs = rest[self.keys: self.keys + 2 * len(self.nulls)]
         raw = rest[self.keys + 2 * len(self.nulls):]
@@ -76,7 +76,7 @@ def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
     conn, table = ctx.conn, plan.table
     started = time.perf_counter()
     counts = ctx.counts(table)
-    counts.read += row_count(conn, "src", table)
+    counts.read += row_count(conn, plan.source_schema, plan.source_table or table)
     before = row_count(conn, "main", table)
     flagged = FlaggedRows(ctx, plan)
     conn.create_function("hive_flag", -1, flagged)
@@ -86,8 +86,12 @@ def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
     else:
         outcome = merge_rows(ctx, plan)
     counts.inserted += row_count(conn, "main", table) - before
-    counts.merged += outcome.source_won + outcome.target_kept + flagged.skipped
+    counts.merged += outcome.source_won + outcome.target_kept
     counts.duplicates += outcome.equal
+    if plan.skip_counts_as == "duplicates":
+        counts.duplicates += flagged.skipped
+    else:
+        counts.merged += flagged.skipped
     counts.quarantined += flagged.quarantined
     ctx.loaded.add(table)
     if ctx.progress and counts.read >= PROGRESS_ROWS:
@@ -129,9 +133,11 @@ def load_conserving_totals(ctx: RunContext, plan: TablePlan, columns: list[str])
         ).fetchone()
     after = conn.execute(f"SELECT {target_sums} FROM main.{q(plan.table)}").fetchone()
     for i, column in enumerate(columns):
+        first = column not in ctx.totals
         total = _totals(ctx, column)
         total["source"] += row[2 * i]
         total["quarantined"] += row[2 * i + 1]
-        total["target_before"] += before[i]
+        if first:  # several sources (the database, then the JSON files) load into one table
+            total["target_before"] = before[i]
         total["already_present"] += present[i]
         total["target"] = after[i]

@@ -31,6 +31,18 @@ def text_references(conn: sqlite3.Connection, source_columns: dict[str, list[str
     return sorted(found)
 
 
+def json_text_references(conn: sqlite3.Connection) -> list[str]:
+    """Text model ids of the staged legacy JSON records (usage models, cost-tracking stage models)."""
+    if not conn.execute("SELECT 1 FROM pragma_database_list WHERE name = 'json'").fetchone():
+        return []
+    tables = {r[0] for r in conn.execute("SELECT name FROM json.sqlite_master WHERE type = 'table'")}
+    found: set[str] = set()
+    if "usage_records" in tables:
+        found.update(v for (v,) in conn.execute("SELECT DISTINCT model_used FROM json.usage_records") if v and str(v).strip())
+    found.update(v for (v,) in conn.execute("SELECT model FROM json.stage_models") if v and str(v).strip())
+    return sorted(found)
+
+
 def target_text_references(conn: sqlite3.Connection) -> list[str]:
     """Text model ids the target already holds in columns the app sends to OpenRouter."""
     found: set[str] = set()

@@ -62,6 +62,14 @@ class TablePlan:
     skip_sql: str | None = None          # reason a row is merged into another (not written)
     renumber: bool = False               # the key is a number the target hands out: merged rows get new ones
     source_keys: list[str] = field(default_factory=list)  # the source's primary key, for quarantine/archive records
+    source_schema: str = "src"           # where the rows come from: the attached snapshot, or `json` (legacy files)
+    source_table: str | None = None      # the table read there, when not named like the target table
+    label: str | None = None             # the name its quarantine and archive records go under
+    skip_counts_as: str = "merged"       # how rows that skip_sql holds back are counted
+
+    @property
+    def source_name(self) -> str:
+        return self.label or self.table
     natural_key: list[str] = field(default_factory=list)  # what identifies a row when the key is a number
     reasons: list[tuple[str, str]] = field(default_factory=list)    # (condition, message) over `n`
     nulls: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # column -> (condition, message)
@@ -90,7 +98,7 @@ class TablePlan:
         parts.extend(f"s.{q(k)} AS _pk_{i}" for i, k in enumerate(self.source_keys))
         parts.extend(f"s.{q(c)} AS _src_{i}" for i, c in enumerate(self.source_columns))
         parts.extend(self.windows)
-        return f"SELECT {', '.join(parts)} FROM src.{q(self.table)} AS s"
+        return f"SELECT {', '.join(parts)} FROM {self.source_schema}.{q(self.source_table or self.table)} AS s"
 
     def middle_sql(self) -> str:
         reason = "NULL"
@@ -183,12 +191,16 @@ def build_plan(
     skip_sql: str | None = None,
     natural_key: list[str] | None = None,
     source_keys: list[str] | None = None,
+    source_schema: str = "src",
+    label: str | None = None,
+    skip_counts_as: str = "merged",
 ) -> TablePlan:
     """The plan for one table. `existing_tables` are the tables present in the target;
     `natural_key`, for an autoincrement table, the columns that identify one of its rows."""
     rules = rules_for(table)
     present = set(source_columns)
     overrides = overrides or {}
+    pk = [c["name"] for c in sorted(spec["columns"], key=lambda c: c["pk"]) if c["pk"]]
     columns: list[ColumnPlan] = []
     for col in spec["columns"]:
         name, declared, not_null = col["name"], col["type"], bool(col["not_null"]) or False
@@ -216,13 +228,20 @@ def build_plan(
             kind, expr, may_fail = _kind_expr(name, declared, src)
         if not_null and col["default"] is not None:
             expr = f"CASE WHEN {src} IS NULL THEN {default_sql(col['default'])} ELSE {expr} END"
+        # A value another source holds for this row (pipelines/tables.yaml: "<temp table>.<column>",
+        # keyed by the row's primary key): `overridden_by` wins over the row's own value,
+        # `filled_from` only fills a NULL.
+        if "overridden_by" in rule or "filled_from" in rule:
+            table_name, column = (rule.get("overridden_by") or rule["filled_from"]).split(".")
+            lookup = f"(SELECT o.{q(column)} FROM temp.{q(table_name)} AS o WHERE o.key = s.{q(pk[0])})"
+            expr = f"coalesce({lookup}, {expr})" if "overridden_by" in rule else f"coalesce({expr}, {lookup})"
         fallback = default_sql(col["default"]) if rule.get("unknown") == "default" else "NULL"
         columns.append(ColumnPlan(name, expr, src if may_fail else None, kind, not_null, src_name, fallback))
 
-    pk = [c["name"] for c in sorted(spec["columns"], key=lambda c: c["pk"]) if c["pk"]]
     renumber = bool(spec["autoincrement"]) and not any(p in overrides for p in pk)
     plan = TablePlan(table, columns, pk, source_columns, skip_sql=skip_sql, renumber=renumber,
-                     natural_key=list(natural_key or []), source_keys=[k for k in source_keys or [] if k in present])
+                     natural_key=list(natural_key or []), source_keys=[k for k in source_keys or [] if k in present],
+                     source_schema=source_schema, label=label, skip_counts_as=skip_counts_as)
     _add_reasons(plan, spec, existing_tables)
     return plan
 

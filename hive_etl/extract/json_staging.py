@@ -1,0 +1,113 @@
+"""The extract stage for the legacy JSON files: read them all into a staging database.
+
+Every file of contract section 5 that is present (hive_etl/extract/legacy_json.py reads
+them) is read to its end before anything is built, so a file that turns out to be broken
+halfway stops the run with exit 2 and nothing written. Records that load become rows of
+`json.db` in the work folder, one table per target table (usage_records, budget_limits,
+cost_analytics, licenses) with the target's columns plus `_file` and `_json_path`; the
+loader later attaches it as `json` and moves it like any source table. Along the way:
+- a record the reader quarantines goes to quarantine/<file>.parquet with its JSON path;
+- keys no field names go to the archive;
+- a usage record repeated in its own file is counted once (the rest are duplicates);
+- `usage_stats.json` and `subscription_cache.json` load nothing themselves: their values
+  are archived, every `credits_remaining` is recorded (never loaded, named in the report),
+  and the subscription cache is kept for the users and licenses rules of section 3;
+- cost-tracking's stage models are kept for the model-id stage, and its provider breakdown
+  is rewritten to the database's shape ({provider: cost}).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+
+from ..context import RunContext, SourceCounts
+from ..extract.legacy_json import TARGET_TABLE, JsonRow, find_json_sources, layout, read_json_source
+from ..schema import target_spec
+from ..transform.table_plan import q
+
+CREDITS_REASON = "credits are never stored locally in the Rust era"
+
+
+def _file_name(kind: str) -> str:
+    return layout(kind)["location"].rsplit("/", 1)[-1]
+
+
+def create_staging(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:
+    """The staging table for `table`: its target columns (no declared types, values kept as the
+    reader made them), keyed where the records carry a key, plus `_file` and `_json_path`."""
+    columns = [c["name"] for c in target_spec()["tables"][table]["columns"]]
+    keyed = {"usage_records": "id", "budget_limits": "id", "licenses": "key", "cost_analytics": "conversation_id"}.get(table)
+    defs = [f"{q(c)}{' PRIMARY KEY' if c == keyed else ''}" for c in columns] + ["_file", "_json_path"]
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{q(table)} ({', '.join(defs)})")
+    return columns
+
+
+def _provider_costs(values: dict) -> str | None:
+    """cost-tracking's {stage: model} and {stage: cost} as the database's {provider: cost}."""
+    try:
+        models, costs = json.loads(values.get("provider_breakdown") or "{}"), json.loads(values.get("cost_per_stage") or "{}")
+    except ValueError:
+        return None
+    totals: dict[str, float] = defaultdict(float)
+    for stage, model in models.items():
+        if isinstance(model, str) and isinstance(costs.get(stage), (int, float)):
+            totals[model.split("/", 1)[0] if "/" in model else "unknown"] += costs[stage]
+    return json.dumps(dict(totals), sort_keys=True) if totals else None
+
+
+def extract_legacy_json(ctx: RunContext) -> None:
+    sources = find_json_sources(ctx.home)
+    ctx.json_path = ctx.work_dir / "json.db"
+    conn = sqlite3.connect(ctx.json_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("CREATE TABLE stage_models (model TEXT PRIMARY KEY) WITHOUT ROWID")
+    conn.execute("BEGIN")
+    try:
+        for kind, path in sources.items():
+            _stage_file(ctx, conn, kind, path)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path) -> None:
+    name, table = _file_name(kind), TARGET_TABLE[kind]
+    counts = ctx.sources.setdefault(name, SourceCounts(path=str(path), table=table))
+    columns = create_staging(conn, table) if table else []
+    for item in read_json_source(kind, path):
+        counts.records += 1
+        if not isinstance(item, JsonRow):
+            counts.quarantined += 1
+            ctx.sidecars.quarantine_row(name, None, {"json_path": item.json_path}, item.reason, ["record"], [item.raw])
+            continue
+        values = dict(item.values)
+        key = {"json_path": item.json_path}
+        if values.get("_extra"):
+            ctx.sidecars.archive_value(name, key, "(keys with no place in the target)", values["_extra"],
+                                       "JSON keys no field of pipelines/legacy_json.yaml names")
+        if "credits_remaining" in values and values["credits_remaining"] is not None:
+            ctx.credits.append(values["credits_remaining"])
+            ctx.credit_sources.append({"file": name, "json_path": item.json_path, "value": values["credits_remaining"]})
+        if table is None:
+            counts.archived += 1
+            for column, value in values.items():
+                if not column.startswith("_") and value is not None:
+                    reason = CREDITS_REASON if column == "credits_remaining" else f"{name} loads nothing: archived"
+                    ctx.sidecars.archive_value(name, key, column, value, reason)
+            if kind == "subscription_cache":
+                ctx.subscription_cache = values
+            continue
+        if kind == "cost_tracking":
+            conn.executemany("INSERT OR IGNORE INTO stage_models VALUES (?)", [(m,) for m in values.get("_models") or () if m])
+            ctx.sidecars.archive_value(name, key, "provider_breakdown (stage models)", values.get("provider_breakdown"),
+                                       "the database keeps {provider: cost}; the stage models are kept here")
+            values["provider_breakdown"] = _provider_costs(values)
+        row = [values.get(c) for c in columns] + [name, item.json_path]
+        inserted = conn.execute(
+            f"INSERT OR IGNORE INTO {q(table)} VALUES ({', '.join('?' * len(row))})", row).rowcount
+        if not inserted:
+            counts.duplicates += 1
+            counts.repeated_in_file += 1

@@ -1,0 +1,135 @@
+"""Load the staged legacy JSON records (hive_etl/extract/json_staging.py) into the target.
+
+Each staged table is moved with the same table plans as the database (normalisation,
+foreign keys, quarantine, merging), read from the attached `json` schema, after every
+database table is loaded:
+- usage_records: a record equal to a usage row of the source database (or, merging, of the
+  target) is a duplicate and is counted once: equal means the same user, conversation,
+  action, model, cost, tokens and instant (legacy_json.usage_content_key); a record whose
+  own id is taken by a different row is a conflict, and the row already there stays;
+- budget_limits: keyed by "json-budget-<user>-<period>";
+- cost_analytics: only for conversations that have no row there yet (the others are
+  duplicates of what the database holds, archived);
+- licenses: license.json; without it, users.license_key plus subscription_cache.json where
+  both exist;
+- users: subscription_cache.json sets subscription_tier (a known tier only) and fills a
+  missing email, through the users rules of pipelines/tables.yaml (see `prepare`).
+Per file, records = loaded + merged + duplicates + quarantined + archived (report `sources`).
+"""
+
+from __future__ import annotations
+
+from ..context import RunContext, SourceCounts
+from ..extract.json_staging import create_staging as _create_staging
+from ..extract.legacy_json import usage_record_id
+from ..rules import merge_rule, subscription_tiers, totals_rule
+from ..schema import target_spec
+from ..transform.table_plan import build_plan, q
+from .all_tables import load_order
+from .tables import load_conserving_totals, load_table
+
+USAGE_COLUMNS = ("user_id", "conversation_id", "action_type", "cost", "tokens_input", "tokens_output", "model_used", "timestamp")
+DERIVED_LICENSE = "users.license_key + subscription_cache.json"
+
+
+def _usage_id(*values) -> str:
+    return usage_record_id(dict(zip(USAGE_COLUMNS, values)), prefix="")
+
+
+def _drop_usage_duplicates(ctx: RunContext) -> int:
+    """Remove staged usage records equal to a usage row the source database (or the target)
+    holds; returns how many."""
+    conn = ctx.conn
+    args = ", ".join(f"n.{q(c)}" for c in USAGE_COLUMNS)
+    conn.execute("DROP TABLE IF EXISTS temp.usage_keys")
+    conn.execute("CREATE TEMP TABLE usage_keys (k TEXT PRIMARY KEY) WITHOUT ROWID")
+    if "usage_records" in ctx.source_columns:
+        plan = build_plan("usage_records", target_spec()["tables"]["usage_records"], ctx.source_columns["usage_records"], set())
+        conn.execute(f"INSERT OR IGNORE INTO temp.usage_keys SELECT hive_usage_id({args}) FROM ({plan.inner_sql()}) AS n")
+    conn.execute(f"INSERT OR IGNORE INTO temp.usage_keys SELECT hive_usage_id({args}) FROM main.usage_records AS n")
+    staged = ", ".join(f"s.{q(c)}" for c in USAGE_COLUMNS)
+    duplicate = f"hive_usage_id({staged}) IN (SELECT k FROM temp.usage_keys)"
+    return conn.execute(f"DELETE FROM json.usage_records AS s WHERE {duplicate}").rowcount
+
+
+def _derive_license(ctx: RunContext) -> None:
+    """A licenses row from users.license_key and the subscription cache, when license.json is absent."""
+    cache, conn = ctx.subscription_cache, ctx.conn
+    if not cache or _source_of(ctx, "licenses"):
+        return
+    user = conn.execute("SELECT license_key, email FROM main.users WHERE id = ? AND license_key IS NOT NULL",
+                        (cache.get("user_id"),)).fetchone()
+    if user is None:
+        ctx.notes.append("licenses: no license.json, and no user with a license_key matches subscription_cache.json")
+        return
+    _create_staging(ctx.conn, "licenses", schema="json")
+    conn.execute(
+        "INSERT INTO json.licenses (key, tier, daily_limit, features, user_id, email, expires_at, validated_at, "
+        "_file, _json_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '$')",
+        (user[0], cache.get("tier"), cache.get("daily_limit"), cache.get("features"), cache.get("user_id"),
+         cache.get("email") or user[1], cache.get("expires_at"), cache.get("cached_at"), DERIVED_LICENSE))
+    ctx.sources[DERIVED_LICENSE] = SourceCounts(path=DERIVED_LICENSE, table="licenses", records=1)
+
+
+def prepare(ctx: RunContext) -> None:
+    """On the build connection: the usage-identity function, and `temp.subscription_cache`
+    (key = user id, tier, email), which the users rules of pipelines/tables.yaml read:
+    the cache's tier overrides subscription_tier when it is a known tier, and its email
+    fills a missing one unless another user has it."""
+    conn = ctx.conn
+    conn.create_function("hive_usage_id", len(USAGE_COLUMNS), _usage_id, deterministic=True)
+    conn.execute("CREATE TEMP TABLE subscription_cache (key TEXT PRIMARY KEY, tier TEXT, email TEXT)")
+    cache = ctx.subscription_cache
+    if not cache or not cache.get("user_id"):
+        return
+    tier = (cache.get("tier") or "").strip().lower()
+    if tier not in subscription_tiers():
+        ctx.notes.append(f"subscription_cache.json: unknown tier {cache.get('tier')!r}; subscription_tier not overridden")
+        tier = None
+    email = cache.get("email")
+    if email and "users" in ctx.source_columns and "email" in ctx.source_columns["users"] and conn.execute(
+            "SELECT 1 FROM src.users WHERE email = ? AND id IS NOT ?", (email, cache["user_id"])).fetchone():
+        ctx.notes.append(f"subscription_cache.json: email {email!r} belongs to another user; not applied")
+        email = None
+    conn.execute("INSERT INTO temp.subscription_cache VALUES (?, ?, ?)", (cache["user_id"], tier, email))
+
+
+def _source_of(ctx: RunContext, table: str) -> str | None:
+    """The file whose records are staged for `table` (each staged table has one)."""
+    return next((name for name, s in sorted(ctx.sources.items()) if s.table == table), None)
+
+
+def load_legacy_json(ctx: RunContext) -> None:
+    if ctx.json_path is None:
+        return
+    spec, totals, existing = target_spec()["tables"], totals_rule(), set(ctx.target_rows_before)
+    _derive_license(ctx)
+    content_duplicates = _drop_usage_duplicates(ctx) if _source_of(ctx, "usage_records") else 0
+    for table in load_order():
+        name = _source_of(ctx, table)
+        if name is None:
+            continue
+        source, counts = ctx.sources[name], ctx.counts(table)
+        # Records that never reached the load still count in the table's reconciliation.
+        early = source.repeated_in_file + (content_duplicates if table == "usage_records" else 0)
+        source.duplicates += early - source.repeated_in_file
+        counts.read += source.quarantined + early
+        counts.quarantined += source.quarantined
+        counts.duplicates += early
+        skip = None
+        if table == "cost_analytics":
+            skip = ("(SELECT 'conversation ' || quote(s.conversation_id) || ' already has a cost_analytics row' "
+                    "WHERE EXISTS (SELECT 1 FROM main.cost_analytics AS e WHERE e.conversation_id = s.conversation_id))")
+        columns = [r[1] for r in ctx.conn.execute(f"PRAGMA json.table_info({q(table)})")]
+        plan = build_plan(table, spec[table], columns, existing, skip_sql=skip, source_keys=["_json_path"],
+                          natural_key=merge_rule()["natural_keys"].get(table), source_schema="json", label=name,
+                          skip_counts_as="duplicates" if skip else "merged")
+        step = counts.as_dict()
+        if table == totals.get("table"):
+            load_conserving_totals(ctx, plan, totals["columns"])
+        else:
+            load_table(ctx, plan)
+        source.loaded += counts.inserted - step["inserted"]
+        source.merged += counts.merged - step["merged"]
+        source.duplicates += counts.duplicates - step["duplicates"]
+        source.quarantined += counts.quarantined - step["quarantined"]

@@ -1,0 +1,131 @@
+"""The legacy JSON files inside `hive-etl migrate`: what loads, what is counted once, what is
+refused, and that credits never reach the database (issue: legacy JSON stores)."""
+
+import hashlib
+import json
+import shutil
+import sqlite3
+
+import pytest
+
+from conftest import SAMPLES, load_generator, run_cli
+
+
+def checksum(db, table):
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    digest = hashlib.sha256(repr(conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()).encode()).hexdigest()
+    conn.close()
+    return digest
+
+
+@pytest.fixture(scope="module", params=sorted(SAMPLES))
+def run(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"json-{request.param}")
+    home, seed = SAMPLES[request.param]
+    ledger = load_generator().generate_install(tmp / "ledger", seed=seed, variant=request.param)
+    target = tmp / "out" / "hive-ai.db"
+    target.parent.mkdir()
+    result = run_cli("migrate", "--home", str(home), "--target", str(target), "--report-dir", str(tmp / "report"))
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((tmp / "report" / "report.json").read_text())
+    return {"home": home, "ledger": ledger["json"], "report": report, "target": target, "tmp": tmp,
+            "usage_db": ledger["usage_totals"]}
+
+
+def test_every_json_record_is_loaded_counted_as_duplicate_or_quarantined(run):
+    usage = run["ledger"]["usage_monitor"]
+    got = run["report"]["sources"]["usage-monitor.json"]
+    assert got["records"] == usage["records"]
+    assert got["loaded"] == usage["totals_new"]["rows"]
+    assert got["duplicates"] == len(usage["same_id_as_db"]) + len(usage["same_content_as_db"]) + len(usage["repeated_in_file"])
+    assert got["quarantined"] == len(usage["bad"])
+    for name, s in run["report"]["sources"].items():
+        assert s["records"] == s["loaded"] + s["merged"] + s["duplicates"] + s["quarantined"] + s["archived"], name
+
+
+def test_cost_and_token_totals_cover_database_and_json_and_reconcile_exactly(run):
+    totals = run["report"]["totals"]
+    new = run["ledger"]["usage_monitor"]["totals_new"]
+    for column in ("cost", "tokens_input", "tokens_output"):
+        t = totals[column]
+        assert t["source"] == pytest.approx(t["target"] + t["quarantined"], abs=1e-9)
+        assert t["target"] == pytest.approx(run["usage_db"][column] + new[column], abs=1e-9)
+
+
+def test_bad_json_records_are_quarantined_with_their_json_path(run):
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(run["tmp"] / "report" / "quarantine" / "usage-monitor.json.parquet").to_pylist()
+    paths = {json.loads(r["source_pk"])["json_path"] for r in rows}
+    assert paths == {bad["path"] for bad in run["ledger"]["usage_monitor"]["bad"]}
+    assert all(r["reason"] for r in rows)
+
+
+def test_cost_tracking_fills_only_conversations_without_a_row(run):
+    conn = sqlite3.connect(f"file:{run['target']}?mode=ro", uri=True)
+    cost = run["ledger"]["cost_tracking"]
+    for conversation in cost["with_cost_analytics_row"]:
+        assert conn.execute("SELECT count(*) FROM cost_analytics WHERE conversation_id = ?", (conversation,)).fetchone()[0] >= 1
+    for conversation in cost["without_cost_analytics_row"]:
+        assert conn.execute("SELECT count(*) FROM cost_analytics WHERE conversation_id = ?", (conversation,)).fetchone() == (1,)
+    breakdown = conn.execute("SELECT provider_breakdown FROM cost_analytics WHERE conversation_id = ?",
+                             (cost["without_cost_analytics_row"][0],)).fetchone()[0]
+    assert all("/" not in provider for provider in json.loads(breakdown))
+    models = {m for c in cost["conversations"].values() for m in c["models"]}
+    catalog = {r[0] for r in conn.execute("SELECT openrouter_id FROM openrouter_models")}
+    assert models <= catalog
+    conn.close()
+
+
+def test_license_and_subscription_tier_come_from_the_json_files(run):
+    conn = sqlite3.connect(f"file:{run['target']}?mode=ro", uri=True)
+    cache = run["ledger"]["subscription_cache"]
+    assert conn.execute("SELECT subscription_tier FROM users WHERE id = ?", (cache["user_id"],)).fetchone() == (
+        cache["subscription_tier"],)
+    licenses = conn.execute("SELECT key, user_id, daily_limit FROM licenses").fetchall()
+    assert len(licenses) == 1
+    expected = run["ledger"]["license"] or {"key": None, "user_id": cache["user_id"], "daily_limit": cache["daily_limit"]}
+    assert licenses[0][1:] == (expected["user_id"], expected["daily_limit"])
+    if run["ledger"]["license"]:
+        assert licenses[0][0] == expected["key"]
+    conn.close()
+
+
+def test_no_credits_value_reaches_the_target_database(run):
+    data = run["target"].read_bytes()
+    conn = sqlite3.connect(f"file:{run['target']}?mode=ro", uri=True)
+    for value in run["ledger"]["credits_remaining"].values():
+        assert str(value).encode() not in data
+        for table, in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+            for column in columns:
+                hit = conn.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}" = ? OR CAST("{column}" AS TEXT) LIKE ?',
+                                   (value, f"%{value}%")).fetchone()[0]
+                assert hit == 0, (table, column, value)
+    assert not [c for t, in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                for c in (r[1] for r in conn.execute(f'PRAGMA table_info("{t}")')) if "credit" in c]
+    conn.close()
+    assert {c["value"] for c in run["report"]["credits"]["found"]} == set(run["ledger"]["credits_remaining"].values())
+
+
+def test_running_twice_over_the_same_sources_yields_identical_usage_records(run, tmp_path):
+    target = tmp_path / "hive-ai.db"
+    shutil.copy(run["target"], target)
+    before = checksum(target, "usage_records")
+    result = run_cli("migrate", "--home", str(run["home"]), "--target", str(target), "--report-dir", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.stderr
+    assert checksum(target, "usage_records") == before
+    second = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert second["sources"]["usage-monitor.json"]["loaded"] == 0
+
+
+def test_a_broken_json_file_stops_the_run_naming_file_and_path(tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(SAMPLES["typescript"][0], home)
+    usage = home / ".hive-ai" / "usage-monitor.json"
+    usage.write_bytes(usage.read_bytes()[: len(usage.read_bytes()) // 2])
+    result = run_cli("migrate", "--home", str(home), "--target", str(tmp_path / "out.db"), "--report-dir", str(tmp_path / "r"))
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "usage-monitor.json" in line and "$" in line and "Traceback" not in line
+    assert not (tmp_path / "out.db").exists() and not (tmp_path / "r").exists()
