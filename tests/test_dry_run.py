@@ -71,12 +71,12 @@ def test_expectation_suites_run_in_the_pipeline_and_data_docs_on_request(tmp_pat
 def test_a_failed_target_expectation_stops_the_swap(tmp_path, monkeypatch):
     from hive_etl.checks import expectations
 
-    real = expectations.run_suite
+    real = expectations.parameters_from_context
 
-    def broken(db_path, suite_name, parameters=None, **kw):
-        return real(db_path, suite_name, {**(parameters or {}), "rows_users": 999}, **kw)
+    def broken(ctx, credits=None):
+        return {**real(ctx, credits=credits), "rows_users": 999}   # the suite now expects 999 users
 
-    monkeypatch.setattr(expectations, "run_suite", broken)
+    monkeypatch.setattr(expectations, "parameters_from_context", broken)
     home = tmp_path / "home"
     shutil.copytree(SAMPLES["typescript"][0], home)
     before = tree_hashes(home)

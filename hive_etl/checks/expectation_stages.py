@@ -36,14 +36,25 @@ def _record(ctx: RunContext, outcomes, phase: str) -> None:
                            f"({len(errors)} error expectation{'s' if len(errors) != 1 else ''} failed; nothing was swapped in)")
 
 
-def source_expectations(ctx: RunContext) -> None:
-    from .expectations import run_source_suites
+def _run(ctx: RunContext, db_path: Path, suites: list[str], parameters: dict | None, immutable: bool | None) -> list:
+    """In a child process (flat memory here), or in this one when Data Docs are wanted."""
+    if ctx.data_docs:
+        from .expectations import run_suites
 
-    _record(ctx, run_source_suites(_snapshot_file(ctx), immutable=True), "source")
+        return run_suites(db_path, suites, parameters, immutable=immutable)
+    from .suite_worker import run_in_child
+
+    return run_in_child(db_path, suites, parameters, immutable, ctx.work_dir)
+
+
+def source_expectations(ctx: RunContext) -> None:
+    from .expectations import source_suites
+
+    _record(ctx, _run(ctx, _snapshot_file(ctx), source_suites(), None, True), "source")
 
 
 def target_expectations(ctx: RunContext) -> None:
-    from .expectations import parameters_from_context, run_suite
+    from .expectations import parameters_from_context
 
     parameters = parameters_from_context(ctx, credits=ctx.credits)
-    _record(ctx, [run_suite(ctx.build_path, "target", parameters)], "target")
+    _record(ctx, _run(ctx, ctx.build_path, ["target"], parameters, None), "target")
