@@ -5,14 +5,12 @@ never something in between.
 """
 
 import hashlib
-import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from conftest import REPO, SAMPLES, make_install, run_cli
 from hive_etl.schema import diff_tables, introspect, target_spec

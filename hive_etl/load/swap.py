@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 from pathlib import Path
 
 from ..context import RunContext
