@@ -540,3 +540,21 @@ def test_report_html_in_headless_chromium(sample_run, tmp_path):
     soft_grey = bytes.fromhex("f4f6f8")   # the table header band (--soft)
     band = (soft_grey + b"\xff" * (bpp - 3)) * 8
     assert any(band in row for row in pixels), "the table header band is painted"
+
+
+def test_legacy_json_sources_and_credits_are_rendered(sample_run, tmp_path):
+    report, report_dir = copy_report(sample_run, tmp_path)
+    md_path, html_path = write_reports(report, report_dir)
+    text, page = md_path.read_text(encoding="utf-8"), html_path.read_text(encoding="utf-8")
+    assert report["sources"], "the sample install carries legacy JSON files"
+    for name, source in report["sources"].items():
+        assert md(name) in text or name in text
+        assert esc_text(name) in page
+    assert 'id="sources-table"' in page and "## Legacy JSON files" in text
+    for credit in report["credits"]["found"]:
+        assert str(credit["value"]) in text and str(credit["value"]) in page
+
+
+def esc_text(text):
+    import html
+    return html.escape(text, quote=True)

@@ -23,6 +23,9 @@ from pathlib import Path
 
 from .markdown import (
     MERGE_TOTALS_IDENTITY,
+    SOURCE_COLUMNS,
+    credit_values,
+    source_rows,
     RESOLUTION_MEANING,
     ROW_PREVIEW_CHARS,
     SAMPLE_ROWS,
@@ -176,7 +179,7 @@ SCRIPT_HASH = base64.b64encode(hashlib.sha256(SORT_SCRIPT.encode()).digest()).de
 CSP = (f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{SCRIPT_HASH}'; "
        "base-uri 'none'; form-action 'none'")
 
-SECTIONS = [("summary", "Summary"), ("reconciliation", "Reconciliation"), ("totals", "Cost and tokens"),
+SECTIONS = [("summary", "Summary"), ("reconciliation", "Reconciliation"), ("sources", "JSON files"), ("totals", "Cost and tokens"),
             ("conflicts", "Conflicts"), ("models", "Model ids"), ("expectations", "Expectations and checks"), ("quarantine", "Quarantine"),
             ("drift", "Drift"), ("notes", "Notes"), ("files", "Files")]
 
@@ -677,6 +680,22 @@ def _drift(report: dict) -> str:
     return "".join(out)
 
 
+def _sources(report: dict) -> str:
+    rows = source_rows(report)
+    out = ['<section id="sources"><h2>Legacy JSON files</h2>']
+    if not rows:
+        return "".join(out) + '<p class="muted">No legacy JSON file was found.</p></section>'
+    out.append("<p>Per file: <strong>records = loaded + merged + duplicates + quarantined + archived</strong>.</p>")
+    body = [f"<tr><td>{_code(name)}</td><td>{_code(table)}</td>"
+            + "".join(f'<td class="num">{esc(fmt_int(c[k]))}</td>' for k in SOURCE_COLUMNS) + "</tr>"
+            for name, table, c in rows]
+    out.append(_table([("file", ""), ("table", "")] + [(k, "num") for k in SOURCE_COLUMNS], body, table_id="sources-table"))
+    credits = credit_values(report)
+    if credits:
+        out.append(f'<p>Credits found (archived, never loaded): {esc("; ".join(credits))}</p>')
+    return "".join(out) + "</section>"
+
+
 def _notes(report: dict) -> str:
     notes = report.get("notes") or []
     if not notes:
@@ -705,7 +724,7 @@ def render_html(report: dict, report_dir: Path) -> str:
     meta = " · ".join(esc(x) for x in (f"{tool.get('name', 'hive-etl')} {tool.get('version', '')}".strip(),
                                         report.get("finished_at") or "") if x)
     body = "".join([
-        _summary(report), _reconciliation(report), _totals(report), _conflicts(report), _models(report), _expectations(report),
+        _summary(report), _reconciliation(report), _sources(report), _totals(report), _conflicts(report), _models(report), _expectations(report),
         _quarantine(report, Path(report_dir)), _drift(report), _notes(report), _files(report),
     ])
     return (

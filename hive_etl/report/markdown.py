@@ -458,6 +458,33 @@ def _md_reconciliation(report: dict) -> list[str]:
     return lines + [""]
 
 
+SOURCE_COLUMNS = ("records", "loaded", "merged", "duplicates", "quarantined", "archived")
+
+
+def source_rows(report: dict) -> list[tuple[str, str, dict]]:
+    """(file, table it feeds, counts) of every legacy JSON source, for both renderers."""
+    return [(name, s.get("table") or "(archive only)", {k: s.get(k, 0) for k in SOURCE_COLUMNS})
+            for name, s in sorted((report.get("sources") or {}).items())]
+
+
+def credit_values(report: dict) -> list[str]:
+    return [f"{c.get('file')} {c.get('json_path')}: {fmt_value(c.get('value'))}" for c in (report.get("credits") or {}).get("found") or []]
+
+
+def _md_sources(report: dict) -> list[str]:
+    rows = source_rows(report)
+    lines = ["## Legacy JSON files", ""]
+    if not rows:
+        return lines + ["No legacy JSON file was found.", ""]
+    lines += ["Per file: records = loaded + merged + duplicates + quarantined + archived.", ""]
+    body = [[md_code(name), md_code(table)] + [fmt_int(c[k]) for k in SOURCE_COLUMNS] for name, table, c in rows]
+    lines += _md_table(["file", "table", *SOURCE_COLUMNS], body, right=set(range(2, 2 + len(SOURCE_COLUMNS))))
+    credits = credit_values(report)
+    if credits:
+        lines += ["", "Credits found (archived, never loaded): " + "; ".join(md(c) for c in credits)]
+    return lines + [""]
+
+
 def _md_totals(report: dict) -> list[str]:
     totals = total_rows(report)
     merging = any(t.merging for t in totals)
@@ -635,6 +662,7 @@ def render_markdown(report: dict, report_dir: Path) -> str:
     lines = [f"# Hive AI migration report — {md(outcome)}", ""]
     lines += _md_summary(report)
     lines += _md_reconciliation(report)
+    lines += _md_sources(report)
     lines += _md_totals(report)
     lines += _md_conflicts(report)
     lines += _md_models(report)
