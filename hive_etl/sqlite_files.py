@@ -12,6 +12,7 @@ import os
 import sqlite3
 import struct
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import BadInput
 
@@ -88,22 +89,23 @@ def quick_check(conn: sqlite3.Connection, role: str, path: Path, schema: str = "
     return result
 
 
-def open_readonly(path: Path) -> sqlite3.Connection:
-    """A connection that can neither change the file nor leave -wal/-shm files behind.
+def file_uri(path: Path, mode: str | None = None) -> str:
+    """A SQLite URI for `path` (quoted, so `?`, `#` and `%` in names stay names)."""
+    return f"file:{quote(Path(path).as_posix())}" + (f"?{mode}" if mode else "")
 
-    With both -wal and -shm present (a WAL database in use, or left so), a plain read-only
-    connection reads through them; a WAL database with no -wal has nobody writing to it and
-    is opened immutable (a read-only open would create -wal/-shm); a rollback-journal
-    database is opened read-only.
-    """
-    wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
-    if wal.exists() and shm.exists():
-        mode = "mode=ro"
-    elif read_header(path, "database")["wal"] and not wal.exists():
-        mode = "immutable=1"
-    else:
-        mode = "mode=ro"
-    return sqlite3.connect(f"file:{path.as_posix()}?{mode}", uri=True, isolation_level=None, timeout=5)
+
+def wants_immutable(path: Path) -> bool:
+    """Whether a read-only open must be `immutable=1`: a WAL database with no -wal file has
+    nobody writing to it, and a plain read-only open would create -wal/-shm files and leave
+    them behind. With -wal (and -shm) present, or in rollback mode, `mode=ro` reads safely."""
+    wal = path.with_name(path.name + "-wal")
+    return not wal.exists() and bool(read_header(path, "database")["wal"])
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that can neither change the file nor leave -wal/-shm files behind."""
+    mode = "immutable=1" if wants_immutable(path) else "mode=ro"
+    return sqlite3.connect(file_uri(path, mode), uri=True, isolation_level=None, timeout=5)
 
 
 # Byte ranges SQLite locks (os_unix.c): PENDING, RESERVED and SHARED bytes of the database

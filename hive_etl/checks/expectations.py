@@ -432,16 +432,10 @@ def _context(gx):
 
 
 def read_immutable(db_path: Path) -> bool:
-    """Whether to open the file `immutable=1`, as hive_etl.sqlite_files.open_readonly decides:
-    a WAL database with no -wal file has nobody writing to it, and a read-only open would
-    leave -wal/-shm files behind; anything else is opened `mode=ro` (reading through a live WAL)."""
-    from ..sqlite_files import read_header
+    """Whether to open the file `immutable=1`, as hive_etl.sqlite_files.open_readonly decides."""
+    from ..sqlite_files import wants_immutable
 
-    path = Path(db_path)
-    wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
-    if wal.exists() and shm.exists():
-        return False
-    return bool(read_header(path, "database")["wal"]) and not wal.exists()
+    return wants_immutable(Path(db_path))
 
 
 def sqlite_url(db_path: Path, immutable: bool = False) -> str:

@@ -70,7 +70,7 @@ MAX_DEPTH = 64                  # deeper nesting inside a record is not read (qu
 SMALL_FILE_LIMIT = 16 * 2**20   # the four one-object files are read whole, up to this size
 _NDJSON_PEEK = 2**20            # the longest first line that can make a file NDJSON
 _BOM = b"\xef\xbb\xbf"
-_USAGE_CONTENT = ("user_id", "conversation_id", "action_type", "cost", "tokens_input",
+USAGE_CONTENT = ("user_id", "conversation_id", "action_type", "cost", "tokens_input",
                   "tokens_output", "model_used", "timestamp")
 
 
@@ -626,7 +626,7 @@ def usage_content_key(values: Mapping) -> str:
     for a usage_records row normalised by the table loader alike.
     """
     content = {}
-    for column in _USAGE_CONTENT:
+    for column in USAGE_CONTENT:
         value = values.get(column)
         if value is not None and column in ("cost", "tokens_input", "tokens_output"):
             number = parse_number(value)          # None (value kept as it is) when not a number

@@ -22,17 +22,12 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote
 
 from ..errors import BadInput
-from ..sqlite_files import quick_check, read_header, table_names
+from ..sqlite_files import file_uri, quick_check, read_header, table_names
 
 # Tables that make a database recognisably the Hive AI TypeScript-era store.
 HIVE_MARKER_TABLES = {"conversations", "messages", "openrouter_models", "users"}
-
-
-def file_uri(path: Path, mode: str | None = None) -> str:
-    return f"file:{quote(path.as_posix())}" + (f"?{mode}" if mode else "")
 
 
 def _readonly(path: Path) -> sqlite3.Connection:

@@ -17,9 +17,8 @@ from pathlib import Path
 from ..context import RunContext
 from ..errors import BadInput
 from ..schema import SCHEMA_VERSION, create_fresh_target, diff_migrations, diff_tables, introspect, migration_rows, target_spec
-from ..sqlite_files import in_use_by_another_process, open_readonly, quick_check, read_header, table_names
+from ..sqlite_files import file_uri, in_use_by_another_process, open_readonly, quick_check, read_header, table_names
 from ..transform import values
-from ..extract.sqlite_snapshot import file_uri
 from . import legacy_json
 from .tables import row_count
 
@@ -119,7 +118,7 @@ def check_target(ctx: RunContext) -> None:
 def check_free_space(ctx: RunContext) -> None:
     """Refuse, before writing anything, when the work folder cannot hold the snapshot, the
     new database and (where a hard link is impossible) a copy of the original."""
-    folder = ctx.work_dir.parent if ctx.work_dir else ctx.target.parent
+    folder = ctx.work_dir.parent
     source = ctx.source.stat().st_size
     target = ctx.target.stat().st_size if ctx.target.exists() else 0
     needed = 2 * source + 2 * target + SPARE_BYTES

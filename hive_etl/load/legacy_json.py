@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from ..context import RunContext, SourceCounts
 from ..extract.json_staging import create_staging as _create_staging
-from ..extract.legacy_json import usage_record_id
+from ..extract.legacy_json import USAGE_CONTENT, usage_record_id
 from ..rules import merge_rule, subscription_tiers, totals_rule
 from ..schema import target_spec
 from ..transform.table_plan import build_plan, q
 from .all_tables import load_order
 from .tables import load_conserving_totals, load_table
 
-USAGE_COLUMNS = ("user_id", "conversation_id", "action_type", "cost", "tokens_input", "tokens_output", "model_used", "timestamp")
+USAGE_COLUMNS = USAGE_CONTENT  # the columns whose values make two usage records the same event
 DERIVED_LICENSE = "users.license_key + subscription_cache.json"
 
 

@@ -64,10 +64,9 @@ def make_backup(original: Path, backup: Path) -> None:
         if file_sha256(backup) != file_sha256(original):
             backup.unlink()
             raise BadInput(f"backup {backup}: copy does not match {original}; nothing was changed")
-    for suffix in ("-wal",):
-        side = original.with_name(original.name + suffix)
-        if side.exists():
-            os.replace(side, backup.with_name(backup.name + suffix))
+    wal = original.with_name(original.name + "-wal")
+    if wal.exists():
+        os.replace(wal, backup.with_name(backup.name + "-wal"))
     shm = original.with_name(original.name + "-shm")
     if shm.exists():
         shm.unlink()
