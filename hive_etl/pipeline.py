@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,7 +77,11 @@ def run_pipeline(ctx: RunContext, pipeline: str = "migrate", progress: Progress 
         for number, name in enumerate(names, 1):
             if progress:
                 progress(f"[{number}/{len(names)}] {name}")
-            STAGES[name](ctx)
+            started = time.perf_counter()
+            try:
+                STAGES[name](ctx)
+            finally:
+                ctx.stage_seconds[name] = round(time.perf_counter() - started, 3)
         ctx.outcome = "dry_run" if ctx.dry_run else "migrated"
         return _publish(ctx, sidecars)
     except ChecksFailed:

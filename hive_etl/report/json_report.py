@@ -4,7 +4,7 @@ Stable top-level keys (documented in docs/report.md):
 `tool`, `outcome`, `started_at`, `finished_at`, `source`, `target`, `tables`
 (`<name>: {read, inserted, merged, duplicates, quarantined, created}`), `totals`
 (`cost|tokens_input|tokens_output: {source, target, quarantined}`), `models`
-(`[{source, internal_id, resolution}]`), `checks`, `drift`, `daily_cost`, `files`, `notes`.
+(`[{source, internal_id, resolution}]`), `checks`, `drift`, `daily_cost`, `files`, `notes`, `stages` (`<stage>: seconds`, in run order).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def build_report(ctx: RunContext, files: dict[str, list[Path]]) -> dict:
         "daily_cost": ctx.figures.get("daily_cost", []),
         "files": {kind: [str(p.relative_to(ctx.report_dir)) for p in paths] for kind, paths in files.items()},
         "notes": ctx.notes,
+        "stages": ctx.stage_seconds,
     }
 
 
