@@ -36,14 +36,14 @@ def _compared(plan: TablePlan) -> list[str]:
     return [c for c in plan.column_names if not (plan.renumber and c in plan.pk)]
 
 
-def _match(plan: TablePlan) -> tuple[str, str | None]:
-    """(SQL condition between staged row s and target row e, column worth a scratch index)."""
+def _match(plan: TablePlan, target: str = "e") -> tuple[str, str | None]:
+    """(SQL condition between staged row s and target row `target`, column worth a scratch index)."""
     if plan.natural_key:
-        return " AND ".join(f"e.{q(c)} IS s.{q(c)}" for c in plan.natural_key), None
+        return " AND ".join(f"{target}.{q(c)} IS s.{q(c)}" for c in plan.natural_key), None
     if not plan.renumber:
-        return " AND ".join(f"e.{q(c)} = s.{q(c)}" for c in plan.pk), None
+        return " AND ".join(f"{target}.{q(c)} = s.{q(c)}" for c in plan.pk), None
     narrow = next((c for c in merge_rule()["row_match_narrow"] if c in plan.column_names), None)
-    return " AND ".join(f"e.{q(c)} IS s.{q(c)}" for c in _compared(plan)), narrow
+    return " AND ".join(f"{target}.{q(c)} IS s.{q(c)}" for c in _compared(plan)), narrow
 
 
 def _source_wins(ctx: RunContext, plan: TablePlan) -> str:
@@ -55,36 +55,48 @@ def _source_wins(ctx: RunContext, plan: TablePlan) -> str:
     return f"coalesce(julianday(s.{q(column)}), -1e9) > coalesce(julianday(e.{q(column)}), -1e9)"
 
 
+def may_match(conn, plan: TablePlan) -> bool:
+    """Whether a source row could meet a target row. False only for a table matched by its
+    primary key where no source key is in the target: then every row is new, and the plain
+    bulk insert does what the merge would, without staging the rows first."""
+    if plan.natural_key or plan.renumber:
+        return True
+    exprs = {c.name: c.expr for c in plan.columns}
+    same = " AND ".join(f"e.{q(k)} = {exprs[k]}" for k in plan.pk)
+    return bool(conn.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {plan.source_schema}.{q(plan.source_table or plan.table)} AS s "
+        f"WHERE EXISTS (SELECT 1 FROM main.{q(plan.table)} AS e WHERE {same}))").fetchone()[0])
+
+
 def merge_rows(ctx: RunContext, plan: TablePlan) -> MergeOutcome:
+    """Stage the table's rows once in `temp.merge_rows` (the values to write, `_rid`, the matched
+    `_target_rowid` and the `_action`: new, equal, source or target), then write from there."""
     conn, table = ctx.conn, q(plan.table)
-    match, narrow = _match(plan)
+    match, narrow = _match(plan, target="x")
     scratch = q(f"hive_etl_merge_{plan.table}")
     if narrow:
         conn.execute(f"CREATE INDEX main.{scratch} ON {table} ({q(narrow)})")
-    for name in ("staged", "merge_rows"):
-        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    conn.execute(f"CREATE TEMP TABLE staged AS {plan.staged_sql()}")
+    conn.execute("DROP TABLE IF EXISTS temp.merge_rows")
     equal = " AND ".join(f"e.{q(c)} IS s.{q(c)}" for c in _compared(plan))
     conn.execute(
-        f"CREATE TEMP TABLE merge_rows AS SELECT r._rid AS rid, r.target_rowid, "
-        f"CASE WHEN r.target_rowid IS NULL THEN 'new' WHEN {equal} THEN 'equal' "
-        f"WHEN {_source_wins(ctx, plan)} THEN 'source' ELSE 'target' END AS action "
-        f"FROM (SELECT s._rid, (SELECT e.rowid FROM main.{table} AS e WHERE {match} LIMIT 1) AS target_rowid "
-        f"FROM temp.staged AS s) AS r JOIN temp.staged AS s ON s._rid = r._rid "
-        f"LEFT JOIN main.{table} AS e ON e.rowid = r.target_rowid"
+        f"CREATE TEMP TABLE merge_rows AS SELECT s.*, e.rowid AS _target_rowid, "
+        f"CASE WHEN e.rowid IS NULL THEN 'new' WHEN {equal} THEN 'equal' "
+        f"WHEN {_source_wins(ctx, plan)} THEN 'source' ELSE 'target' END AS _action "
+        f"FROM ({plan.staged_sql()}) AS s "
+        f"LEFT JOIN main.{table} AS e ON e.rowid = (SELECT x.rowid FROM main.{table} AS x WHERE {match} LIMIT 1)"
     )
     _record_conflicts(ctx, plan)
     columns = _compared(plan)
     listed = ", ".join(q(c) for c in columns)
     conn.execute(
         f"INSERT INTO main.{table} ({listed}) SELECT {', '.join('s.' + q(c) for c in columns)} "
-        f"FROM temp.staged AS s JOIN temp.merge_rows AS r ON r.rid = s._rid WHERE r.action = 'new' ORDER BY s._rid"
+        f"FROM temp.merge_rows AS s WHERE s._action = 'new' ORDER BY s._rid"
     )
     conn.execute(
-        f"UPDATE main.{table} AS e SET ({listed}) = (SELECT {listed} FROM temp.staged AS s WHERE s._rid = r.rid) "
-        f"FROM temp.merge_rows AS r WHERE e.rowid = r.target_rowid AND r.action = 'source'"
+        f"UPDATE main.{table} AS e SET ({listed}) = ({', '.join('s.' + q(c) for c in columns)}) "
+        f"FROM temp.merge_rows AS s WHERE e.rowid = s._target_rowid AND s._action = 'source'"
     )
-    counts = dict(conn.execute("SELECT action, count(*) FROM temp.merge_rows GROUP BY action").fetchall())
+    counts = dict(conn.execute("SELECT _action, count(*) FROM temp.merge_rows GROUP BY _action").fetchall())
     if narrow:
         conn.execute(f"DROP INDEX main.{scratch}")
     return MergeOutcome(counts.get("new", 0), counts.get("equal", 0), counts.get("source", 0), counts.get("target", 0))
@@ -94,9 +106,9 @@ def _record_conflicts(ctx: RunContext, plan: TablePlan) -> None:
     table = q(plan.table)
     columns = plan.column_names
     cursor = ctx.conn.execute(
-        f"SELECT r.action, {', '.join('s.' + q(c) for c in columns)}, {', '.join('e.' + q(c) for c in columns)} "
-        f"FROM temp.merge_rows AS r JOIN temp.staged AS s ON s._rid = r.rid "
-        f"JOIN main.{table} AS e ON e.rowid = r.target_rowid WHERE r.action IN ('source', 'target') ORDER BY r.rid"
+        f"SELECT s._action, {', '.join('s.' + q(c) for c in columns)}, {', '.join('e.' + q(c) for c in columns)} "
+        f"FROM temp.merge_rows AS s JOIN main.{table} AS e ON e.rowid = s._target_rowid "
+        f"WHERE s._action IN ('source', 'target') ORDER BY s._rid"
     )
     keys = plan.natural_key or plan.pk
     for row in cursor:

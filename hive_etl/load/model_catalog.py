@@ -112,7 +112,7 @@ def _recount_skipped_duplicates(ctx: RunContext) -> None:
     same = ctx.conn.execute(
         "SELECT count(*) FROM temp.model_rows AS k "
         "JOIN temp.model_rows AS first ON first.target_id = k.target_id AND first.writes = 1 "
-        "JOIN temp.merge_rows AS r ON r.rid = first.rid WHERE k.writes = 0 AND r.action = 'equal'"
+        "JOIN temp.merge_rows AS r ON r._rid = first.rid WHERE k.writes = 0 AND r._action = 'equal'"
     ).fetchone()[0]
     counts = ctx.counts("openrouter_models")
     counts.merged -= same
@@ -135,8 +135,8 @@ def load_model_catalog(ctx: RunContext, rowids: dict[int, int]) -> None:
         plan = build_plan("openrouter_models", spec["openrouter_models"], columns, existing,
                           overrides=_model_overrides(), skip_sql=_skip_sql(),
                           source_keys=ctx.source_keys.get("openrouter_models"))
-        load_table(ctx, plan)
-        _recount_skipped_duplicates(ctx)
+        if load_table(ctx, plan):  # matched against the target's rows: some may be equal
+            _recount_skipped_duplicates(ctx)
     # A source model that could not be loaded leaves no row behind: references to it fall
     # back to their legacy text, or become placeholders, instead of dangling.
     conn.execute(

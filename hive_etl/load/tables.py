@@ -15,9 +15,9 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from ..context import RunContext, TableCounts
+from ..context import RunContext
 from ..transform.table_plan import TablePlan, q
-from .merge import MergeOutcome, merge_rows
+from .merge import MergeOutcome, may_match, merge_rows
 
 FETCH_ROWS = 5_000
 PROGRESS_ROWS = 10_000   # tables at least this large get a progress line on a terminal
@@ -71,8 +71,9 @@ class FlaggedRows:
         return 1
 
 
-def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
-    """Move one table in one pass; its counts are recorded in the context and returned."""
+def load_table(ctx: RunContext, plan: TablePlan) -> MergeOutcome | None:
+    """Move one table in one pass; its counts are recorded in the context. Returns the merge's
+    outcome when rows were matched against the target's (temp.merge_rows then holds them)."""
     conn, table = ctx.conn, plan.table
     started = time.perf_counter()
     counts = ctx.counts(table)
@@ -80,11 +81,12 @@ def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
     before = row_count(conn, "main", table)
     flagged = FlaggedRows(ctx, plan)
     conn.create_function("hive_flag", -1, flagged)
-    if before == 0:
+    merged = None
+    if before == 0 or not may_match(conn, plan):
         conn.execute(plan.insert_sql())
-        outcome = MergeOutcome()
     else:
-        outcome = merge_rows(ctx, plan)
+        merged = merge_rows(ctx, plan)
+    outcome = merged or MergeOutcome()
     counts.inserted += row_count(conn, "main", table) - before
     counts.merged += outcome.source_won + outcome.target_kept
     counts.duplicates += outcome.equal
@@ -97,7 +99,7 @@ def load_table(ctx: RunContext, plan: TablePlan) -> TableCounts:
     if ctx.progress and counts.read >= PROGRESS_ROWS:
         seconds = time.perf_counter() - started
         ctx.progress(f"      {table}: {counts.read:,} rows in {seconds:.1f} s ({counts.read / max(seconds, 1e-9):,.0f} rows/s)")
-    return counts
+    return merged
 
 
 def _totals(ctx: RunContext, column: str) -> dict:
@@ -123,13 +125,11 @@ def load_conserving_totals(ctx: RunContext, plan: TablePlan, columns: list[str])
     row = conn.execute(f"SELECT {sums} FROM ({plan.middle_sql()}) AS m").fetchone()
     target_sums = ", ".join(f"coalesce(sum({q(c)}), 0)" for c in columns)
     before = conn.execute(f"SELECT {target_sums} FROM main.{q(plan.table)}").fetchone()
-    merging = row_count(conn, "main", plan.table) > 0
-    load_table(ctx, plan)
     present = [0] * len(columns)
-    if merging:  # the merge's temp tables still hold this table's rows
+    if load_table(ctx, plan):  # the merge's temp table still holds this table's rows
         present = conn.execute(
-            f"SELECT {', '.join(f'coalesce(sum(s.{q(c)}), 0)' for c in columns)} FROM temp.staged AS s "
-            f"JOIN temp.merge_rows AS r ON r.rid = s._rid WHERE r.action <> 'new'"
+            f"SELECT {', '.join(f'coalesce(sum(s.{q(c)}), 0)' for c in columns)} FROM temp.merge_rows AS s "
+            f"WHERE s._action <> 'new'"
         ).fetchone()
     after = conn.execute(f"SELECT {target_sums} FROM main.{q(plan.table)}").fetchone()
     for i, column in enumerate(columns):
