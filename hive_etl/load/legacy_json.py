@@ -36,20 +36,59 @@ def _usage_id(*values) -> str:
     return usage_record_id(dict(zip(USAGE_COLUMNS, values)), prefix="")
 
 
+_NUMBERS = ("cost", "tokens_input", "tokens_output")
+
+
+def _candidate_table(conn, name: str, select: str) -> None:
+    """A temp table of usage rows (the content columns and `texty`: a number held as text),
+    indexed for `_has_candidate`."""
+    texty = " OR ".join(f"typeof({q(c)}) = 'text'" for c in _NUMBERS)
+    conn.execute(f"CREATE TEMP TABLE {name} AS SELECT *, ({texty}) AS texty FROM ({select})")
+    conn.execute(f"CREATE INDEX temp.{name}_exact ON {name} (conversation_id, {', '.join(_NUMBERS)})")
+    conn.execute(f"CREATE INDEX temp.{name}_texty ON {name} (conversation_id) WHERE texty = 1")
+
+
+def _has_candidate(other: str, row: str) -> str:
+    """SQL: `other` holds a row that may equal `row` by content: the same conversation_id
+    (the key compares it verbatim too) and the same cost and tokens, unless either side holds
+    one of them as text (which the key would parse)."""
+    conversation = f"o.conversation_id IS {row}.conversation_id"
+    exact = " AND ".join([conversation] + [f"o.{q(c)} IS {row}.{q(c)}" for c in _NUMBERS])
+    return (f"(EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {exact}) "
+            f"OR EXISTS (SELECT 1 FROM temp.{other} AS o WHERE o.texty = 1 AND {conversation}) "
+            f"OR ({row}.texty = 1 AND EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {conversation})))")
+
+
 def _drop_usage_duplicates(ctx: RunContext) -> int:
     """Remove staged usage records equal to a usage row the source database (or the target)
-    holds; returns how many."""
+    holds; returns how many.
+
+    Equality is `usage_content_key`, computed in Python (`hive_usage_id`), so it is computed
+    only for candidates, found in plain SQL over indexes (`_has_candidate`): a million records
+    cost a few index probes each; only the candidates on either side cost a Python call."""
     conn = ctx.conn
-    args = ", ".join(f"n.{q(c)}" for c in USAGE_COLUMNS)
-    conn.execute("DROP TABLE IF EXISTS temp.usage_keys")
-    conn.execute("CREATE TEMP TABLE usage_keys (k TEXT PRIMARY KEY) WITHOUT ROWID")
+    listed = ", ".join(q(c) for c in USAGE_COLUMNS)
+    scratch = ("usage_known", "usage_staged", "usage_candidates", "usage_known_keys")
+    for name in scratch:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    known = [f"SELECT {listed} FROM main.usage_records"]
     if "usage_records" in ctx.source_columns:
         plan = build_plan("usage_records", target_spec()["tables"]["usage_records"], ctx.source_columns["usage_records"], set())
-        conn.execute(f"INSERT OR IGNORE INTO temp.usage_keys SELECT hive_usage_id({args}) FROM ({plan.inner_sql()}) AS n")
-    conn.execute(f"INSERT OR IGNORE INTO temp.usage_keys SELECT hive_usage_id({args}) FROM main.usage_records AS n")
-    staged = ", ".join(f"s.{q(c)}" for c in USAGE_COLUMNS)
-    duplicate = f"hive_usage_id({staged}) IN (SELECT k FROM temp.usage_keys)"
-    return conn.execute(f"DELETE FROM json.usage_records AS s WHERE {duplicate}").rowcount
+        known.insert(0, f"SELECT {', '.join('n.' + q(c) for c in USAGE_COLUMNS)} FROM ({plan.inner_sql()}) AS n")
+    _candidate_table(conn, "usage_known", " UNION ALL ".join(known))
+    _candidate_table(conn, "usage_staged", f"SELECT rowid AS rid, {listed} FROM json.usage_records")
+    _candidate_table(conn, "usage_candidates", f"SELECT s.rid, {', '.join('s.' + q(c) for c in USAGE_COLUMNS)} "
+                                               f"FROM temp.usage_staged AS s WHERE {_has_candidate('usage_known', 's')}")
+    conn.execute("CREATE TEMP TABLE usage_known_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
+    conn.execute(f"INSERT OR IGNORE INTO temp.usage_known_keys SELECT hive_usage_id({', '.join('k.' + q(c) for c in USAGE_COLUMNS)}) "
+                 f"FROM temp.usage_known AS k WHERE {_has_candidate('usage_candidates', 'k')}")
+    removed = conn.execute(
+        f"DELETE FROM json.usage_records WHERE rowid IN (SELECT c.rid FROM temp.usage_candidates AS c "
+        f"WHERE hive_usage_id({', '.join('c.' + q(c) for c in USAGE_COLUMNS)}) IN (SELECT key FROM temp.usage_known_keys))"
+    ).rowcount
+    for name in scratch:
+        conn.execute(f"DROP TABLE temp.{name}")
+    return removed
 
 
 def _derive_license(ctx: RunContext) -> None:
