@@ -110,6 +110,7 @@ class RunContext:
     swapped: bool = False
     outcome: str = "running"
     source_stat: tuple | None = None
+    background: dict[str, object] = field(default_factory=dict)            # suites running in a child: name -> job
     stage_seconds: dict[str, float] = field(default_factory=dict)         # stage name -> wall time, in run order
 
     def counts(self, table: str) -> TableCounts:

@@ -88,4 +88,7 @@ def run_pipeline(ctx: RunContext, pipeline: str = "migrate", progress: Progress 
         _publish(ctx, sidecars)
         raise
     finally:
+        for job in ctx.background.values():  # a stage failed before its suites were awaited
+            job.stop()
+        ctx.background.clear()
         remove_work_dir(ctx)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .checks.expectation_stages import source_expectations, target_expectations
+from .checks.expectation_stages import (source_expectations, start_source_expectations, start_target_expectations,
+                                        target_expectations)
 from .checks.post_load import run_post_load_checks
 from .context import RunContext
 from .errors import ChecksFailed
@@ -66,6 +67,7 @@ def finalise_and_swap(ctx: RunContext) -> None:
 
 STAGES: dict[str, Callable[[RunContext], None]] = {
     "extract.source_snapshot": extract_source,
+    "checks.start_source_expectations": start_source_expectations,
     "checks.source_expectations": source_expectations,
     "extract.legacy_json": extract_legacy_json,
     "load.create_build_target": open_build,
@@ -78,6 +80,7 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "report.figures": compute_figures,
     "load.build_indexes": build_indexes,
     "checks.post_load": post_load_checks,
+    "checks.start_target_expectations": start_target_expectations,
     "checks.target_expectations": target_expectations,
     "load.finalise_and_swap": finalise_and_swap,
 }

@@ -1,5 +1,10 @@
-"""The expectation suites as pipeline stages: the source suites after extract, the target
-suite on the new database before anything replaces the original.
+"""The expectation suites as pipeline stages: the source suites on the source view, the
+target suite on the new database before anything replaces the original.
+
+Each suite set is two stages: `checks.start_*` starts it in a child process, which runs on
+the other core while the pipeline goes on (the source suites beside the JSON read and the
+table loads, the target suite beside the post-load checks); `checks.*_expectations` waits
+for it and records the outcome. A pipeline that lists only the second runs it there.
 
 Great Expectations is imported here only when a stage runs (hive_etl.checks.expectations
 does the importing), so `hive-etl --help` never pays for it. Failures of severity "error"
@@ -36,25 +41,56 @@ def _record(ctx: RunContext, outcomes, phase: str) -> None:
                            f"({len(errors)} error expectation{'s' if len(errors) != 1 else ''} failed; nothing was swapped in)")
 
 
-def _run(ctx: RunContext, db_path: Path, suites: list[str], parameters: dict | None, immutable: bool | None) -> list:
-    """In a child process (flat memory here), or in this one when Data Docs are wanted."""
+class _Finished:
+    """Suites already run in this process (for --data-docs, which needs the library's objects)."""
+
+    def __init__(self, outcomes: list):
+        self._outcomes = outcomes
+
+    def outcomes(self) -> list:
+        return self._outcomes
+
+    def stop(self) -> None:
+        pass
+
+
+def _start(ctx: RunContext, name: str, db_path: Path, suites: list[str], parameters: dict | None,
+           immutable: bool | None) -> None:
+    """Start suites in a child process (flat memory here, another core), or run them in this one
+    when Data Docs are wanted; `_await` collects the outcome."""
     if ctx.data_docs:
         from .expectations import run_suites
 
-        return run_suites(db_path, suites, parameters, immutable=immutable)
-    from .suite_worker import run_in_child
+        ctx.background[name] = _Finished(run_suites(db_path, suites, parameters, immutable=immutable))
+        return
+    from .suite_worker import SuitesInChild
 
-    return run_in_child(db_path, suites, parameters, immutable, ctx.work_dir)
+    ctx.background[name] = SuitesInChild(db_path, suites, parameters, immutable, ctx.work_dir, name)
+
+
+def _await(ctx: RunContext, name: str, start) -> list:
+    if name not in ctx.background:  # a pipeline that does not start it early
+        start(ctx)
+    return ctx.background.pop(name).outcomes()
+
+
+def start_source_expectations(ctx: RunContext) -> None:
+    from .expectations import source_suites
+
+    _start(ctx, "source", _snapshot_file(ctx), source_suites(), None, True)
 
 
 def source_expectations(ctx: RunContext) -> None:
-    from .expectations import source_suites
+    _record(ctx, _await(ctx, "source", start_source_expectations), "source")
 
-    _record(ctx, _run(ctx, _snapshot_file(ctx), source_suites(), None, True), "source")
+
+def start_target_expectations(ctx: RunContext) -> None:
+    from .expectations import parameters_from_context
+
+    if ctx.conn.in_transaction:  # the child must see every row
+        ctx.conn.execute("COMMIT")
+    _start(ctx, "target", ctx.build_path, ["target"], parameters_from_context(ctx, credits=ctx.credits), None)
 
 
 def target_expectations(ctx: RunContext) -> None:
-    from .expectations import parameters_from_context
-
-    parameters = parameters_from_context(ctx, credits=ctx.credits)
-    _record(ctx, _run(ctx, ctx.build_path, ["target"], parameters, None), "target")
+    _record(ctx, _await(ctx, "target", start_target_expectations), "target")
