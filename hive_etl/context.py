@@ -113,5 +113,12 @@ class RunContext:
     background: dict[str, object] = field(default_factory=dict)            # suites running in a child: name -> job
     stage_seconds: dict[str, float] = field(default_factory=dict)         # stage name -> wall time, in run order
 
+    def bar(self, label: str, total: float, unit: str = "rows"):
+        """A progress bar for a long stage: drawn when someone watches (progress lines are on),
+        else one that does nothing."""
+        from .progress import Bar, NoBar
+
+        return Bar(label, total, unit) if self.progress else NoBar()
+
     def counts(self, table: str) -> TableCounts:
         return self.tables.setdefault(table, TableCounts())

@@ -22,7 +22,7 @@ from .load.model_catalog import load_model_catalog, resolve_legacy_ids
 from .load.swap import finalise_build, swap_into_place
 from .load.unmapped import archive_unmapped
 from .report.figures import compute_figures
-from .schema import create_indexes
+from .schema import create_indexes, index_statements
 from .transform.derived import derive_daily_usage
 from .transform.model_ids import plan_catalog, resolve_references, shipped_aliases
 from .transform.references import json_text_references, source_models, target_text_references, text_references
@@ -57,7 +57,9 @@ def post_load_checks(ctx: RunContext) -> None:
 def build_indexes(ctx: RunContext) -> None:
     if ctx.conn.in_transaction:
         ctx.conn.execute("COMMIT")
-    create_indexes(ctx.conn)
+    bar = ctx.bar("indexes", len(index_statements()), "indexes")
+    create_indexes(ctx.conn, lambda done, table: bar.update(done, table))
+    bar.close()
 
 
 def finalise_and_swap(ctx: RunContext) -> None:

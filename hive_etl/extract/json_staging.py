@@ -64,20 +64,24 @@ def extract_legacy_json(ctx: RunContext) -> None:
     conn.execute("PRAGMA journal_mode = OFF")
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("CREATE TABLE stage_models (model TEXT PRIMARY KEY) WITHOUT ROWID")
+    bar = ctx.bar("legacy JSON", sum(path.stat().st_size for path in sources.values()), "bytes")
     conn.execute("BEGIN")
     try:
         for kind, path in sources.items():
-            _stage_file(ctx, conn, kind, path)
+            _stage_file(ctx, conn, kind, path, bar)
         conn.execute("COMMIT")
     finally:
         conn.close()
+    bar.close()
 
 
-def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path) -> None:
+def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar) -> None:
     name, table = _file_name(kind), TARGET_TABLE[kind]
     counts = ctx.sources.setdefault(name, SourceCounts(path=str(path), table=table))
     columns = create_staging(conn, table) if table else []
-    for item in read_json_source(kind, path):
+    start = bar.done
+    bar.update(start, name)
+    for item in read_json_source(kind, path, lambda read: bar.update(start + read)):
         counts.records += 1
         if not isinstance(item, JsonRow):
             counts.quarantined += 1
@@ -111,3 +115,4 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path) -> N
         if not inserted:
             counts.duplicates += 1
             counts.repeated_in_file += 1
+    bar.update(start + path.stat().st_size)

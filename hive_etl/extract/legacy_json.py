@@ -48,7 +48,7 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import ijson
 
@@ -940,7 +940,10 @@ def _read_ndjson(file: str, handle, row) -> Iterator:
         yield row(file, where, record, _notes_under(notes, ()))
 
 
-def _read_usage_monitor(path: Path, file: str) -> Iterator:
+_PROGRESS_RECORDS = 8192   # usage records between two reports of the bytes read
+
+
+def _read_usage_monitor(path: Path, file: str, progress: Callable[[int], None] | None = None) -> Iterator:
     keys = layout("usage_monitor")["layouts"]["wrapped"]["keys"]
     with _open(file, path) as handle:
         offset, first = _start(handle, file, _USAGE_EXPECTED)
@@ -948,13 +951,16 @@ def _read_usage_monitor(path: Path, file: str) -> Iterator:
             raise _fail(file, "$", f"expected {_USAGE_EXPECTED}; found {_first_value_kind(first)}")
         shape = _usage_layout(handle, offset, first, keys)
         if shape == "ndjson":
-            yield from _read_ndjson(file, handle, _usage_row)
-            return
-        handle.seek(offset)
-        stream = _Stream(file, handle, _USAGE_EXPECTED)
-        items = stream.array() if shape == "array" else stream.wrapped(keys, "array")
-        for where, _, record, notes in stream.guarded(items):
-            yield _usage_row(file, where, record, notes)
+            rows = _read_ndjson(file, handle, _usage_row)
+        else:
+            handle.seek(offset)
+            stream = _Stream(file, handle, _USAGE_EXPECTED)
+            items = stream.array() if shape == "array" else stream.wrapped(keys, "array")
+            rows = (_usage_row(file, where, record, notes) for where, _, record, notes in stream.guarded(items))
+        for count, row in enumerate(rows, 1):
+            if progress is not None and count % _PROGRESS_RECORDS == 0:
+                progress(handle.tell())
+            yield row
 
 
 _COST_EXPECTED = 'an object with "conversations" (an object keyed by conversation id)'
@@ -1054,8 +1060,9 @@ def _read_object(kind: str, path: Path, file: str) -> Iterator:
     yield _object_row(kind, file, "$", doc, _notes_under(notes, ()))
 
 
-def read_json_source(kind: str, path: Path) -> Iterator[JsonRow | JsonQuarantine]:
+def read_json_source(kind: str, path: Path, progress: Callable[[int], None] | None = None) -> Iterator[JsonRow | JsonQuarantine]:
     """The records of one legacy JSON file of `kind` (a key of TARGET_TABLE), one by one.
+    `progress`, if given, is told how many bytes of the usage file have been read, now and then.
 
     Raises BadInput (one line: file, JSON path, what was expected) when the file as a whole
     cannot be read; possibly after some rows were yielded (the usage file is streamed).
@@ -1066,7 +1073,7 @@ def read_json_source(kind: str, path: Path) -> Iterator[JsonRow | JsonQuarantine
     path = Path(path)
     file = str(path)
     if kind == "usage_monitor":
-        return _read_usage_monitor(path, file)
+        return _read_usage_monitor(path, file, progress)
     if kind == "cost_tracking":
         return _read_cost_tracking(path, file)
     if kind == "budget":

@@ -26,7 +26,7 @@ from ..rules import merge_rule, subscription_tiers, totals_rule
 from ..schema import target_spec
 from ..transform.table_plan import build_plan, q
 from .all_tables import load_order
-from .tables import load_conserving_totals, load_table
+from .tables import load_conserving_totals, load_table, row_count
 
 USAGE_COLUMNS = USAGE_CONTENT  # the columns whose values make two usage records the same event
 DERIVED_LICENSE = "users.license_key + subscription_cache.json"
@@ -143,8 +143,12 @@ def load_legacy_json(ctx: RunContext) -> None:
         return
     spec, totals, existing = target_spec()["tables"], totals_rule(), set(ctx.target_rows_before)
     _derive_license(ctx)
+    staged = [t for t in load_order() if _source_of(ctx, t)]
+    bar = ctx.bar("load.json", sum(row_count(ctx.conn, "json", t) for t in staged) if ctx.progress else 0)
+    bar.begin("usage de-duplication")
     content_duplicates = _drop_usage_duplicates(ctx) if _source_of(ctx, "usage_records") else 0
-    for table in load_order():
+    bar.update(content_duplicates)
+    for table in staged:
         name = _source_of(ctx, table)
         if name is None:
             continue
@@ -165,10 +169,11 @@ def load_legacy_json(ctx: RunContext) -> None:
                           skip_counts_as="duplicates" if skip else "merged")
         step = counts.as_dict()
         if table == totals.get("table"):
-            load_conserving_totals(ctx, plan, totals["columns"])
+            load_conserving_totals(ctx, plan, totals["columns"], bar)
         else:
-            load_table(ctx, plan)
+            load_table(ctx, plan, bar)
         source.loaded += counts.inserted - step["inserted"]
         source.merged += counts.merged - step["merged"]
         source.duplicates += counts.duplicates - step["duplicates"]
         source.quarantined += counts.quarantined - step["quarantined"]
+    bar.close()

@@ -13,14 +13,15 @@ checked after the load.
 from __future__ import annotations
 
 import sqlite3
-import time
+from contextlib import contextmanager
 
 from ..context import RunContext
+from ..progress import NoBar
 from ..transform.table_plan import TablePlan, q
 from .merge import MergeOutcome, may_match, merge_rows
 
 FETCH_ROWS = 5_000
-PROGRESS_ROWS = 10_000   # tables at least this large get a progress line on a terminal
+PROGRESS_INSTRUCTIONS = 50_000   # SQLite VM steps between two progress-bar estimates
 
 
 def row_count(conn: sqlite3.Connection, schema: str, table: str) -> int:
@@ -71,13 +72,38 @@ class FlaggedRows:
         return 1
 
 
-def load_table(ctx: RunContext, plan: TablePlan) -> MergeOutcome | None:
+def load_table(ctx: RunContext, plan: TablePlan, bar=None) -> MergeOutcome | None:
     """Move one table in one pass; its counts are recorded in the context. Returns the merge's
-    outcome when rows were matched against the target's (temp.merge_rows then holds them)."""
+    outcome when rows were matched against the target's (temp.merge_rows then holds them).
+    `bar` (hive_etl.progress) is moved by the table's source rows."""
     conn, table = ctx.conn, plan.table
-    started = time.perf_counter()
     counts = ctx.counts(table)
-    counts.read += row_count(conn, plan.source_schema, plan.source_table or table)
+    rows = row_count(conn, plan.source_schema, plan.source_table or table)
+    counts.read += rows
+    with _moving(conn, bar, plan.source_name, rows):
+        merged = _write(ctx, plan, counts)
+    ctx.loaded.add(table)
+    return merged
+
+
+@contextmanager
+def _moving(conn: sqlite3.Connection, bar, note: str, rows: int):
+    """While the statements run, SQLite's progress handler moves the bar by estimate."""
+    if bar is None or isinstance(bar, NoBar):
+        yield
+        return
+    ceiling = bar.done + rows
+    bar.begin(note)
+    conn.set_progress_handler(lambda: bar.estimate(ceiling), PROGRESS_INSTRUCTIONS)
+    try:
+        yield
+    finally:
+        conn.set_progress_handler(None, 0)
+    bar.update(ceiling)
+
+
+def _write(ctx: RunContext, plan: TablePlan, counts) -> MergeOutcome | None:
+    conn, table = ctx.conn, plan.table
     before = row_count(conn, "main", table)
     flagged = FlaggedRows(ctx, plan)
     conn.create_function("hive_flag", -1, flagged)
@@ -95,10 +121,6 @@ def load_table(ctx: RunContext, plan: TablePlan) -> MergeOutcome | None:
     else:
         counts.merged += flagged.skipped
     counts.quarantined += flagged.quarantined
-    ctx.loaded.add(table)
-    if ctx.progress and counts.read >= PROGRESS_ROWS:
-        seconds = time.perf_counter() - started
-        ctx.progress(f"      {table}: {counts.read:,} rows in {seconds:.1f} s ({counts.read / max(seconds, 1e-9):,.0f} rows/s)")
     return merged
 
 
@@ -106,7 +128,7 @@ def _totals(ctx: RunContext, column: str) -> dict:
     return ctx.totals.setdefault(column, {"source": 0, "target": 0, "quarantined": 0, "target_before": 0, "already_present": 0})
 
 
-def load_conserving_totals(ctx: RunContext, plan: TablePlan, columns: list[str]) -> None:
+def load_conserving_totals(ctx: RunContext, plan: TablePlan, columns: list[str], bar=None) -> None:
     """Load the table whose sums must be conserved, measuring every term of the identity
 
         source = (target - target_before) + already_present + quarantined
@@ -126,7 +148,7 @@ def load_conserving_totals(ctx: RunContext, plan: TablePlan, columns: list[str])
     target_sums = ", ".join(f"coalesce(sum({q(c)}), 0)" for c in columns)
     before = conn.execute(f"SELECT {target_sums} FROM main.{q(plan.table)}").fetchone()
     present = [0] * len(columns)
-    if load_table(ctx, plan):  # the merge's temp table still holds this table's rows
+    if load_table(ctx, plan, bar):  # the merge's temp table still holds this table's rows
         present = conn.execute(
             f"SELECT {', '.join(f'coalesce(sum(s.{q(c)}), 0)' for c in columns)} FROM temp.merge_rows AS s "
             f"WHERE s._action <> 'new'"

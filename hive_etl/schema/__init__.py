@@ -6,6 +6,7 @@ from .create import (
     create_indexes,
     create_tables,
     format_timestamp,
+    index_statements,
     record_migrations,
     seed_fresh_rows,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "diff_migrations",
     "diff_tables",
     "format_timestamp",
+    "index_statements",
     "introspect",
     "migration_rows",
     "record_migrations",
