@@ -360,11 +360,18 @@ def test_scales_and_refusals(tmp_path):
     assert gen.resolve_scale("medium")["conversations"] == 1200
     assert gen.resolve_scale("heavy")["messages"] == 1_000_000 and gen.resolve_scale("heavy")["models"] == 300
     assert gen.resolve_scale(2)["conversations"] == 240
-    with pytest.raises(ValueError):
-        gen.resolve_scale("huge")
+    half, double = gen.resolve_scale("heavy:0.5"), gen.resolve_scale("heavy:2")
+    assert (half["conversations"], half["messages"]) == (100_000, 500_000)
+    assert (double["conversations"], double["messages"]) == (400_000, 2_000_000)
+    assert half["users"] == double["users"] == gen.resolve_scale("heavy")["users"]
+    for bad in ("huge", "heavy:0", "heavy:-1", "heavy:x"):
+        with pytest.raises(ValueError):
+            gen.resolve_scale(bad)
     with pytest.raises(ValueError):
         gen.generate_install(tmp_path, variant="rust")
     db, _ = build(tmp_path, "x", seed=1, scale=0.4)
+    _, ledger = build(tmp_path, "tiny-heavy", seed=1, scale="heavy:0.002")
+    assert ledger["json"]["usage_monitor"]["records"] == 2_000   # JSON usage records scale with heavy's
     with pytest.raises(FileExistsError):
         gen.generate_install(tmp_path / "x", seed=1)
 
