@@ -1,15 +1,20 @@
 """Benchmark: `hive-etl migrate` against the SQLite copy floor, on one generated install.
 
-    python benchmarks/migrate_vs_floor.py [--scale heavy] [--runs 3] [--out benchmarks/out]
+    python benchmarks/migrate_vs_floor.py [--scale heavy [--scale heavy:2 ...]] [--runs 3] [--out benchmarks/out]
 
-In one run, on the same generated install (cached under --out), round-robin:
-  (a) the floor: a pure-SQL copy of the same tables into the same v13 schema (ATTACH,
-      INSERT OR IGNORE ... SELECT of the shared columns, integer model references through a
-      JOIN to a map table, journal and sync off, indexes built after the data);
-  (b) `hive-etl migrate` with every check on, to a new target.
-Each is a child process; its wall time and peak RSS (wait4) are recorded. Prints medians,
-the ratio (b)/(a), throughput in source rows/s and peak memory, and writes them as JSON.
-Nothing here is asserted: these machines are shared, so figures are for reading.
+In one run, for each scale, on the same generated install (cached under --out), round-robin:
+  (a) the floor: a plain copy of the same data into the same v13 schema: the database's
+      tables by SQL (ATTACH, INSERT OR IGNORE ... SELECT of the shared columns, integer model
+      references through a JOIN to a map table, journal and sync off, indexes built after the
+      data), and the usage-monitor.json records streamed with ijson's C parser into
+      usage_records (executemany, no checks);
+  (b) `hive-etl migrate` with every check on (expectation suites included), to a new target.
+Each is a child process; its wall time and peak RSS are recorded: the largest single
+process (wait4, which covers the suites' child too) and the whole process tree (sampled
+every 50 ms from /proc: migrate and its suites' child run at the same time). Prints medians,
+the ratio (b)/(a), throughput in source rows/s (database rows + JSON records) and peak
+memory, and writes them as JSON. Nothing here is asserted: these machines are shared, so
+figures are for reading.
 """
 
 from __future__ import annotations
@@ -57,27 +62,78 @@ for table in load_order():
     conn.execute(f'INSERT OR IGNORE INTO main."{table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
                  f'SELECT {", ".join(select)} FROM src."{table}" AS s {" ".join(joins)}')
 conn.execute("COMMIT")
+usage = sys.argv[3]
+if usage:
+    import ijson
+    conn.execute("BEGIN")
+    insert = ("INSERT OR IGNORE INTO main.usage_records (id, user_id, conversation_id, action_type, model_used, "
+              "tokens_input, tokens_output, cost, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    with open(usage, "rb") as f:
+        first = f.read(1); f.seek(0)
+        records = ijson.items(f, "records.item" if first == b"{" else "item", use_float=True)
+        batch = []
+        for n, r in enumerate(records):
+            g = r.get
+            batch.append((g("id") or f"floor-{n}", g("userId") or g("user_id"), g("conversationId") or g("conversation_id"),
+                          g("action") or g("action_type") or "unknown", g("model") or g("model_used"),
+                          g("inputTokens") or g("input_tokens") or 0, g("outputTokens") or g("output_tokens") or 0,
+                          g("cost") or 0, str(g("timestamp") or g("created_at"))))
+            if len(batch) == 10_000:
+                conn.executemany(insert, batch); batch = []
+        conn.executemany(insert, batch)
+    conn.execute("COMMIT")
 create_indexes(conn)
 conn.close()
 """
 
 
-def run_child(argv: list[str]) -> tuple[float, int, str]:
-    """(seconds, peak RSS in bytes, stderr) of one child process."""
+def _tree_rss(root: int) -> int:
+    """Bytes resident in `root` and all its descendants now (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = int(fields[21]) * PAGE
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def run_child(argv: list[str]) -> tuple[float, int, int]:
+    """(seconds, peak RSS of the largest process, peak RSS of the process tree) of one child."""
     start = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
-    stderr = child.stderr.read()
-    child.stderr.close()
-    child.returncode = os.waitstatus_to_exitcode(status)
+    with open(os.devnull, "wb") as devnull, subprocess.Popen(argv, stdout=devnull, stderr=subprocess.PIPE, cwd=REPO) as child:
+        tree_peak = 0
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            tree_peak = max(tree_peak, _tree_rss(child.pid))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - start
+        stderr = child.stderr.read().decode("utf-8", "replace")
+        child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"{argv[:4]} failed ({child.returncode}): {stderr.strip()[-500:]}")
-    return seconds, usage.ru_maxrss * 1024, stderr
+    return seconds, usage.ru_maxrss * 1024, max(tree_peak, usage.ru_maxrss * 1024)
 
 
 def ensure_install(out: Path, scale: str, seed: int) -> Path:
-    home = out / f"install-{scale}-{seed}"
+    home = out / f"install-{scale.replace(':', '-')}-{seed}"
     if not (home / ".hive" / "hive-ai.db").exists():
         if home.exists():
             shutil.rmtree(home)
@@ -96,52 +152,75 @@ def source_rows(db: Path) -> int:
     return total
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", default="heavy")
-    parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    home = ensure_install(args.out, args.scale, args.seed)
+def json_records(usage: Path) -> int:
+    import ijson
+
+    if not usage.exists():
+        return 0
+    with usage.open("rb") as f:
+        first = f.read(1)
+        f.seek(0)
+        return sum(1 for _ in ijson.items(f, "records.item" if first == b"{" else "item"))
+
+
+def measure(scale: str, seed: int, runs: int, out: Path) -> dict:
+    home = ensure_install(out, scale, seed)
     db = home / ".hive" / "hive-ai.db"
-    rows = source_rows(db)
-    scratch = args.out / "scratch"
-    samples: dict[str, list[tuple[float, int]]] = {"floor": [], "migrate": []}
-    for run in range(args.runs):
+    usage = home / ".hive-ai" / "usage-monitor.json"
+    rows, records = source_rows(db), json_records(usage)
+    scratch = out / "scratch"
+    samples: dict[str, list[tuple[float, int, int]]] = {"floor": [], "migrate": []}
+    for run in range(runs):
         for name in ("floor", "migrate"):
             if scratch.exists():
                 shutil.rmtree(scratch)
             scratch.mkdir()
             target = scratch / "hive-ai.db"
             if name == "floor":
-                argv = [sys.executable, "-c", FLOOR_SCRIPT, str(db), str(target)]
+                argv = [sys.executable, "-c", FLOOR_SCRIPT, str(db), str(target), str(usage) if usage.exists() else ""]
             else:
                 argv = [sys.executable, "-m", "hive_etl", "migrate", "--home", str(home), "--target", str(target),
                         "--report-dir", str(scratch / "report")]
-            seconds, rss, _ = run_child(argv)
-            samples[name].append((seconds, rss))
-            print(f"run {run + 1}/{args.runs} {name:8s} {seconds:7.2f} s  peak RSS {rss / 2**20:6.0f} MB", flush=True)
+            sample = run_child(argv)
+            samples[name].append(sample)
+            print(f"{scale} run {run + 1}/{runs} {name:8s} {sample[0]:7.2f} s  peak RSS {sample[1] / 2**20:6.0f} MB"
+                  f" (tree {sample[2] / 2**20:.0f} MB)", flush=True)
     shutil.rmtree(scratch, ignore_errors=True)
-    floor = statistics.median(s for s, _ in samples["floor"])
-    migrate = statistics.median(s for s, _ in samples["migrate"])
-    result = {
-        "scale": args.scale, "seed": args.seed, "runs": args.runs, "source_rows": rows,
-        "source_bytes": db.stat().st_size,
+    floor = statistics.median(s for s, _, _ in samples["floor"])
+    migrate = statistics.median(s for s, _, _ in samples["migrate"])
+    moved = rows + records
+    return {
+        "scale": scale, "seed": seed, "runs": runs, "source_rows": rows, "json_records": records,
+        "source_bytes": db.stat().st_size, "json_bytes": usage.stat().st_size if usage.exists() else 0,
         "floor_seconds": round(floor, 3), "migrate_seconds": round(migrate, 3), "ratio": round(migrate / floor, 3),
-        "migrate_rows_per_second": round(rows / migrate), "floor_rows_per_second": round(rows / floor),
-        "migrate_peak_rss_mb": round(max(r for _, r in samples["migrate"]) / 2**20, 1),
-        "floor_peak_rss_mb": round(max(r for _, r in samples["floor"]) / 2**20, 1),
+        "migrate_rows_per_second": round(moved / migrate), "floor_rows_per_second": round(moved / floor),
+        "migrate_peak_rss_mb": round(max(r for _, r, _ in samples["migrate"]) / 2**20, 1),
+        "migrate_peak_tree_rss_mb": round(max(t for _, _, t in samples["migrate"]) / 2**20, 1),
+        "floor_peak_rss_mb": round(max(r for _, r, _ in samples["floor"]) / 2**20, 1),
         "samples": samples,
     }
-    print(f"\nsource: {rows:,} rows, {db.stat().st_size / 2**20:,.0f} MB ({args.scale}, seed {args.seed})")
-    print(f"floor   median {floor:7.2f} s  {result['floor_rows_per_second']:>10,} rows/s  peak {result['floor_peak_rss_mb']:.0f} MB")
-    print(f"migrate median {migrate:7.2f} s  {result['migrate_rows_per_second']:>10,} rows/s  peak {result['migrate_peak_rss_mb']:.0f} MB")
-    print(f"ratio migrate/floor: {result['ratio']:.2f}")
-    path = args.out / f"migrate_vs_floor-{args.scale}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", action="append", help="heavy (default), heavy:0.5, heavy:2, ... (repeatable)")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = [measure(scale, args.seed, args.runs, args.out) for scale in args.scale or ["heavy"]]
+    print()
+    print(f"{'scale':<10} {'rows+records':>13} {'floor s':>8} {'migrate s':>9} {'ratio':>6} {'rows/s':>9} "
+          f"{'µs/row':>7} {'peak MB':>8} {'tree MB':>8}")
+    for r in results:
+        moved = r["source_rows"] + r["json_records"]
+        print(f"{r['scale']:<10} {moved:>13,} {r['floor_seconds']:>8.2f} {r['migrate_seconds']:>9.2f} {r['ratio']:>6.2f} "
+              f"{r['migrate_rows_per_second']:>9,} {r['migrate_seconds'] / moved * 1e6:>7.2f} "
+              f"{r['migrate_peak_rss_mb']:>8.0f} {r['migrate_peak_tree_rss_mb']:>8.0f}")
+        path = args.out / f"migrate_vs_floor-{r['scale'].replace(':', '-')}.json"
+        path.write_text(json.dumps(r, indent=2) + "\n")
+        print(f"  written: {path}")
 
 
 if __name__ == "__main__":
