@@ -3,7 +3,8 @@ target suite on the new database before anything replaces the original.
 
 Each suite set is two stages: `checks.start_*` starts it in a child process, which runs on
 the other core while the pipeline goes on (the source suites beside the JSON read and the
-table loads, the target suite beside the post-load checks); `checks.*_expectations` waits
+table loads, the target suite beside the post-load checks; the first is awaited before the
+second starts, so one such process runs at a time); `checks.*_expectations` waits
 for it and records the outcome. A pipeline that lists only the second runs it there.
 
 Great Expectations is imported here only when a stage runs (hive_etl.checks.expectations
