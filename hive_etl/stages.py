@@ -15,10 +15,11 @@ from .context import RunContext
 from .errors import ChecksFailed
 from .extract.json_staging import extract_legacy_json
 from .extract.source_snapshot import extract_source
+from .extract.usage_file import await_usage_file, start_usage_file
 from .load.all_tables import load_all_tables
 from .load.build_target import open_build
 from .load.legacy_json import load_legacy_json
-from .load.model_catalog import load_model_catalog, resolve_legacy_ids
+from .load.model_catalog import add_placeholder_models, load_model_catalog, resolve_legacy_ids
 from .load.swap import finalise_build, swap_into_place
 from .load.unmapped import archive_unmapped
 from .report.figures import compute_figures
@@ -34,11 +35,23 @@ def transform_model_ids(ctx: RunContext) -> None:
     models, blank = source_models(conn, ctx.source_columns.get("openrouter_models", []))
     catalog = dict(conn.execute("SELECT openrouter_id, internal_id FROM main.openrouter_models"))
     model_map = plan_catalog(models, catalog, aliases)
-    texts = text_references(conn, ctx.source_columns) + json_text_references(conn) + target_text_references(conn)
+    texts = text_references(conn, ctx.source_columns) + target_text_references(conn)
     ctx.model_map = resolve_references(model_map, texts, aliases)
     ctx.model_rowids = {m.rowid: i for i, m in enumerate(sorted(models, key=lambda m: m.rowid))}
     if blank:
         ctx.notes.append(f"openrouter_models rows without an openrouter_id (rowid {', '.join(blank)}) are quarantined")
+
+
+def transform_json_model_ids(ctx: RunContext) -> None:
+    """Catalog rows for the models the legacy JSON files name and nothing else did (rule 5):
+    their records are read beside the table loads, so their references are resolved after."""
+    conn = ctx.conn
+    known = {d.source for d in ctx.model_map.references}
+    before = len(ctx.model_map.references)
+    resolve_references(ctx.model_map, [t for t in json_text_references(conn) if t not in known], shipped_aliases())
+    conn.executemany("INSERT OR IGNORE INTO temp.model_refs VALUES (?, ?, ?)",
+                     [(d.source, d.internal_id, d.openrouter_id) for d in ctx.model_map.references[before:]])
+    add_placeholder_models(ctx)
 
 
 def load_catalog(ctx: RunContext) -> None:
@@ -72,6 +85,9 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "checks.start_source_expectations": start_source_expectations,
     "checks.source_expectations": source_expectations,
     "extract.legacy_json": extract_legacy_json,
+    "extract.start_usage_file": start_usage_file,
+    "extract.usage_file": await_usage_file,
+    "transform.json_model_ids": transform_json_model_ids,
     "load.create_build_target": open_build,
     "transform.model_ids": transform_model_ids,
     "load.model_catalog": load_catalog,

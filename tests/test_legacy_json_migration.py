@@ -129,3 +129,27 @@ def test_a_broken_json_file_stops_the_run_naming_file_and_path(tmp_path):
     line = result.stderr.strip()
     assert "\n" not in line and "usage-monitor.json" in line and "$" in line and "Traceback" not in line
     assert not (tmp_path / "out.db").exists() and not (tmp_path / "r").exists()
+
+
+def test_a_model_only_the_usage_file_names_gets_a_catalog_row(tmp_path):
+    """The usage file is read beside the table loads, so its models are resolved after the
+    database's: a model nothing else names still gets its inactive placeholder row, and the
+    record loads naming it."""
+    home = tmp_path / "home"
+    shutil.copytree(SAMPLES["typescript"][0], home)
+    usage = home / ".hive-ai" / "usage-monitor.json"
+    document = json.loads(usage.read_text(encoding="utf-8"))
+    document["records"].append({"id": "usage-only-json-model", "timestamp": "2025-03-01T10:00:00.000Z",
+                                "userId": None, "model": "acme/only-in-json-9b", "action": "model_call",
+                                "inputTokens": 10, "outputTokens": 20, "cost": 0.25})
+    usage.write_text(json.dumps(document), encoding="utf-8")
+    target = tmp_path / "hive-ai.db"
+    result = run_cli("migrate", "--home", str(home), "--target", str(target), "--report-dir", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.stderr
+    conn = sqlite3.connect(target)
+    row = conn.execute("SELECT internal_id, is_active FROM openrouter_models WHERE openrouter_id = 'acme/only-in-json-9b'").fetchone()
+    assert row is not None and row[1] == 0
+    assert conn.execute("SELECT model_used, cost FROM usage_records WHERE id = 'usage-only-json-model'").fetchone() == \
+        ("acme/only-in-json-9b", 0.25)
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert any(m.get("source") == "acme/only-in-json-9b" and "placeholder" in m.get("resolution", "") for m in report["models"])

@@ -2,8 +2,8 @@
 target suite on the new database before anything replaces the original.
 
 Each suite set is two stages: `checks.start_*` starts it in a child process, which runs on
-the other core while the pipeline goes on (the source suites beside the JSON read and the
-table loads, the target suite beside the post-load checks; the first is awaited before the
+the other core while the pipeline goes on (the source suites beside the JSON load and the
+indexes, the target suite beside the post-load checks; the first is awaited before the
 second starts, so one such process runs at a time); `checks.*_expectations` waits
 for it and records the outcome. A pipeline that lists only the second runs it there.
 

@@ -1,8 +1,10 @@
-"""The extract stage for the legacy JSON files: read them all into a staging database.
+"""The extract stage for the legacy JSON files: read them into a staging database.
 
 Every file of contract section 5 that is present (hive_etl/extract/legacy_json.py reads
-them) is read to its end before anything is built, so a file that turns out to be broken
-halfway stops the run with exit 2 and nothing written. Records that load become rows of
+them) is read to its end before its records load, so a file that turns out to be broken
+halfway stops the run with exit 2 and nothing written. The small files are read here,
+before anything is built; the usage file, which can hold millions of records, is read by
+hive_etl/extract/usage_file.py in a child process while the tables load. Records that load become rows of
 `json.db` in the work folder, one table per target table (usage_records, budget_limits,
 cost_analytics, licenses) with the target's columns plus `_file` and `_json_path`; the
 loader later attaches it as `json` and moves it like any source table. Along the way:
@@ -57,13 +59,23 @@ def _provider_costs(values: dict) -> str | None:
     return json.dumps(dict(totals), sort_keys=True) if totals else None
 
 
-def extract_legacy_json(ctx: RunContext) -> None:
-    sources = find_json_sources(ctx.home)
-    ctx.json_path = ctx.work_dir / "json.db"
-    conn = sqlite3.connect(ctx.json_path, isolation_level=None)
+BIG_FILE = "usage_monitor"   # the one file that can be large: staged apart, beside the table loads
+
+
+def _connect(path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = OFF")
     conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("CREATE TABLE stage_models (model TEXT PRIMARY KEY) WITHOUT ROWID")
+    return conn
+
+
+def extract_legacy_json(ctx: RunContext) -> None:
+    """Stage every legacy JSON file but the usage file into `json.db` (hive_etl/extract/usage_file.py
+    stages that one, beside the table loads)."""
+    sources = {k: p for k, p in find_json_sources(ctx.home).items() if k != BIG_FILE}
+    ctx.json_path = ctx.work_dir / "json.db"
+    conn = _connect(ctx.json_path)
+    conn.execute("CREATE TABLE IF NOT EXISTS stage_models (model TEXT PRIMARY KEY) WITHOUT ROWID")
     bar = ctx.bar("legacy JSON", sum(path.stat().st_size for path in sources.values()), "bytes")
     conn.execute("BEGIN")
     try:
@@ -81,7 +93,7 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar)
     columns = create_staging(conn, table) if table else []
     start = bar.done
     bar.update(start, name)
-    for item in read_json_source(kind, path, lambda read: bar.update(start + read)):
+    for item in read_json_source(kind, path, lambda read: bar.update(start + read, name)):
         counts.records += 1
         if not isinstance(item, JsonRow):
             counts.quarantined += 1

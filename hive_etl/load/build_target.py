@@ -150,9 +150,7 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
         create_fresh_target(conn, ctx.now)
         if conn.in_transaction:
             conn.execute("COMMIT")
-    conn.execute("ATTACH DATABASE ? AS src", (ctx.snapshot_uri,))
-    if ctx.json_path is not None:
-        conn.execute("ATTACH DATABASE ? AS json", (file_uri(ctx.json_path),))
+    conn.execute("ATTACH DATABASE ? AS src", (ctx.snapshot_uri,))   # json.db is attached once the usage file is staged
     ctx.conn = conn
     legacy_json.prepare(ctx)
     ctx.target_rows_before = {t: row_count(conn, "main", t) for t in table_names(conn) if t != "schema_migrations"}

@@ -77,11 +77,24 @@ class _ParquetFiles:
         rows = self.buffers.get(table)
         if not rows:
             return
+        self._writer(table).write_table(pa.Table.from_pylist(rows, schema=self.schema))
+        self.buffers[table] = []
+
+    def _writer(self, table: str) -> pq.ParquetWriter:
         if table not in self.writers:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.writers[table] = pq.ParquetWriter(self.folder / f"{table}.parquet", self.schema)
-        self.writers[table].write_table(pa.Table.from_pylist(rows, schema=self.schema))
-        self.buffers[table] = []
+        return self.writers[table]
+
+    def adopt(self, path: Path) -> None:
+        """Append the rows of another process's file of the same kind (`<table>.parquet`), in
+        batches, then remove it."""
+        table = path.name[: -len(".parquet")]
+        self._flush(table)
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+            self._writer(table).write_batch(batch)
+            self.counts[table] = self.counts.get(table, 0) + batch.num_rows
+        path.unlink()
 
     def close(self) -> list[Path]:
         for table in list(self.buffers):
@@ -105,6 +118,12 @@ class Sidecars:
     def archive_value(self, table: str, pk: dict, column: str, value, reason: str) -> None:
         self.archive.add(table, {"source_table": table, "source_pk": pk_json(pk), "column": column,
                                  "value": render(value), "value_type": sqlite_type(value), "reason": reason})
+
+    def adopt(self, produced: dict[str, list[Path]]) -> None:
+        """Take in the files another process's Sidecars produced (`close()`'s answer)."""
+        for kind, paths in produced.items():
+            for path in paths:
+                {"quarantine": self.quarantine, "archive": self.archive}[kind].adopt(path)
 
     def close(self) -> dict[str, list[Path]]:
         return {"quarantine": self.quarantine.close(), "archive": self.archive.close()}
