@@ -62,21 +62,12 @@ def _provider_costs(values: dict) -> str | None:
 BIG_FILE = "usage_monitor"   # the one file that can be large: staged apart, beside the table loads
 
 
-def _connect(path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
+def stage_files(ctx: RunContext, sources: dict, bar) -> None:
+    """Read `sources` ({kind: path}) to their end into `ctx.json_path`, in one transaction."""
+    conn = sqlite3.connect(ctx.json_path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = OFF")
     conn.execute("PRAGMA synchronous = OFF")
-    return conn
-
-
-def extract_legacy_json(ctx: RunContext) -> None:
-    """Stage every legacy JSON file but the usage file into `json.db` (hive_etl/extract/usage_file.py
-    stages that one, beside the table loads)."""
-    sources = {k: p for k, p in find_json_sources(ctx.home).items() if k != BIG_FILE}
-    ctx.json_path = ctx.work_dir / "json.db"
-    conn = _connect(ctx.json_path)
     conn.execute("CREATE TABLE IF NOT EXISTS stage_models (model TEXT PRIMARY KEY) WITHOUT ROWID")
-    bar = ctx.bar("legacy JSON", sum(path.stat().st_size for path in sources.values()), "bytes")
     conn.execute("BEGIN")
     try:
         for kind, path in sources.items():
@@ -84,6 +75,15 @@ def extract_legacy_json(ctx: RunContext) -> None:
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def extract_legacy_json(ctx: RunContext) -> None:
+    """Stage every legacy JSON file but the usage file into `json.db` (hive_etl/extract/usage_file.py
+    stages that one, beside the table loads)."""
+    sources = {k: p for k, p in find_json_sources(ctx.home).items() if k != BIG_FILE}
+    ctx.json_path = ctx.work_dir / "json.db"
+    bar = ctx.bar("legacy JSON", sum(path.stat().st_size for path in sources.values()), "bytes")
+    stage_files(ctx, sources, bar)
     bar.close()
 
 

@@ -31,7 +31,7 @@ from ..context import RunContext, SourceCounts
 from ..errors import BadInput, HiveEtlError
 from ..load.sidecars import Sidecars
 from ..sqlite_files import file_uri
-from .json_staging import BIG_FILE, _connect, _stage_file
+from .json_staging import BIG_FILE, stage_files
 from .legacy_json import find_json_sources
 
 
@@ -48,16 +48,6 @@ class _Bytes:
 
     def close(self) -> None:
         self.file.close()
-
-
-def _stage(ctx: RunContext, path: Path, bar) -> None:
-    conn = _connect(ctx.json_path)
-    conn.execute("BEGIN")
-    try:
-        _stage_file(ctx, conn, BIG_FILE, path, bar)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 class UsageFileInChild:
@@ -113,7 +103,7 @@ def await_usage_file(ctx: RunContext) -> None:
         ctx.sidecars.adopt({kind: [Path(p) for p in paths] for kind, paths in result["files"].items()})
     elif (path := find_json_sources(ctx.home).get(BIG_FILE)) is not None:
         bar = ctx.bar("legacy JSON", path.stat().st_size, "bytes")
-        _stage(ctx, path, bar)
+        stage_files(ctx, {BIG_FILE: path}, bar)
         bar.close()
     conn = ctx.conn
     if conn.in_transaction:
@@ -131,7 +121,7 @@ def main(argv: list[str]) -> None:
     ctx.sidecars = Sidecars(Path(request["sidecars"]))
     bar = _Bytes(Path(request["progress"]))
     try:
-        _stage(ctx, Path(request["path"]), bar)
+        stage_files(ctx, {BIG_FILE: Path(request["path"])}, bar)
         result = {"sources": {name: c.as_dict() for name, c in ctx.sources.items()}, "credits": ctx.credits,
                   "credit_sources": ctx.credit_sources,
                   "files": {kind: [str(p) for p in paths] for kind, paths in ctx.sidecars.close().items()}}
