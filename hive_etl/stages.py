@@ -19,7 +19,7 @@ from .extract.usage_file import await_usage_file, start_usage_file
 from .load.all_tables import load_all_tables
 from .load.build_target import open_build
 from .load.legacy_json import load_legacy_json
-from .load.model_catalog import add_placeholder_models, load_model_catalog, resolve_legacy_ids
+from .load.model_catalog import add_reference_models, load_model_catalog, resolve_legacy_ids
 from .load.swap import finalise_build, swap_into_place
 from .load.unmapped import archive_unmapped
 from .report.figures import compute_figures
@@ -45,13 +45,10 @@ def transform_model_ids(ctx: RunContext) -> None:
 def transform_json_model_ids(ctx: RunContext) -> None:
     """Catalog rows for the models the legacy JSON files name and nothing else did (rule 5):
     their records are read beside the table loads, so their references are resolved after."""
-    conn = ctx.conn
     known = {d.source for d in ctx.model_map.references}
     before = len(ctx.model_map.references)
-    resolve_references(ctx.model_map, [t for t in json_text_references(conn) if t not in known], shipped_aliases())
-    conn.executemany("INSERT OR IGNORE INTO temp.model_refs VALUES (?, ?, ?)",
-                     [(d.source, d.internal_id, d.openrouter_id) for d in ctx.model_map.references[before:]])
-    add_placeholder_models(ctx)
+    resolve_references(ctx.model_map, [t for t in json_text_references(ctx.conn) if t not in known], shipped_aliases())
+    add_reference_models(ctx, ctx.model_map.references[before:])
 
 
 def load_catalog(ctx: RunContext) -> None:

@@ -43,10 +43,19 @@ def write_map_tables(ctx: RunContext, rowids: dict[int, int]) -> None:
         "INSERT OR IGNORE INTO temp.model_ids VALUES (?, ?)",
         [(d.source_key, d.internal_id) for d in decisions if d.source_key is not None],
     )
-    conn.executemany(
-        "INSERT INTO temp.model_refs VALUES (?, ?, ?)",
-        [(d.source, d.internal_id, d.openrouter_id) for d in model_map.references],
-    )
+    _write_references(ctx, model_map.references)
+
+
+def _write_references(ctx: RunContext, decisions) -> None:
+    ctx.conn.executemany("INSERT INTO temp.model_refs VALUES (?, ?, ?)",
+                         [(d.source, d.internal_id, d.openrouter_id) for d in decisions])
+
+
+def add_reference_models(ctx: RunContext, decisions) -> None:
+    """Text references decided after the catalog was loaded (the legacy JSON files'): their map
+    rows, and placeholder catalog rows where they name no model the target has."""
+    _write_references(ctx, decisions)
+    add_placeholder_models(ctx)
 
 
 def _model_overrides() -> dict[str, ColumnPlan]:
