@@ -1,7 +1,8 @@
 """Build a Rust-era (schema version 13) database: tables, indexes, seeded rows, migration records.
 
 None of these functions commits an open transaction of its own accord, except that
-create_tables and create_indexes run their DDL with executescript, which commits first.
+create_tables runs its DDL with executescript and create_indexes commits before its first
+index: both leave no transaction open.
 """
 
 import sqlite3
@@ -36,16 +37,14 @@ def index_statements() -> list[str]:
 
 
 def create_indexes(conn: sqlite3.Connection, progress: Callable[[int, str], None] | None = None) -> None:
-    """Create the 94 explicit indexes; run after bulk loading. `progress(done, table)` is told
-    after each one."""
-    if progress is None:
-        _run_script(conn, "target_v13_indexes.sql")
-        return
+    """Create the 94 explicit indexes, one statement at a time; run after bulk loading.
+    `progress(done, table)` is told after each one."""
     if conn.in_transaction:
         conn.execute("COMMIT")
     for done, statement in enumerate(index_statements(), 1):
         conn.execute(statement)
-        progress(done, statement.split(" ON ", 1)[1].split(" ", 1)[0])
+        if progress is not None:
+            progress(done, statement.split(" ON ", 1)[1].split(" ", 1)[0])
 
 
 def _utc(when: datetime) -> datetime:
