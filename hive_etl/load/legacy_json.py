@@ -39,6 +39,11 @@ def _usage_id(*values) -> str:
 _NUMBERS = ("cost", "tokens_input", "tokens_output")
 
 
+def _content(alias: str) -> str:
+    """The usage content columns of the row `alias`, as an SQL list."""
+    return ", ".join(f"{alias}.{q(c)}" for c in USAGE_COLUMNS)
+
+
 def _candidate_table(conn, name: str, select: str) -> None:
     """A temp table of usage rows (the content columns and `texty`: a number held as text),
     indexed for `_has_candidate`."""
@@ -74,17 +79,17 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
     known = [f"SELECT {listed} FROM main.usage_records"]
     if "usage_records" in ctx.source_columns:
         plan = build_plan("usage_records", target_spec()["tables"]["usage_records"], ctx.source_columns["usage_records"], set())
-        known.insert(0, f"SELECT {', '.join('n.' + q(c) for c in USAGE_COLUMNS)} FROM ({plan.inner_sql()}) AS n")
+        known.insert(0, f"SELECT {_content('n')} FROM ({plan.inner_sql()}) AS n")
     _candidate_table(conn, "usage_known", " UNION ALL ".join(known))
     _candidate_table(conn, "usage_staged", f"SELECT rowid AS rid, {listed} FROM json.usage_records")
-    _candidate_table(conn, "usage_candidates", f"SELECT s.rid, {', '.join('s.' + q(c) for c in USAGE_COLUMNS)} "
+    _candidate_table(conn, "usage_candidates", f"SELECT s.rid, {_content('s')} "
                                                f"FROM temp.usage_staged AS s WHERE {_has_candidate('usage_known', 's')}")
     conn.execute("CREATE TEMP TABLE usage_known_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
-    conn.execute(f"INSERT OR IGNORE INTO temp.usage_known_keys SELECT hive_usage_id({', '.join('k.' + q(c) for c in USAGE_COLUMNS)}) "
+    conn.execute(f"INSERT OR IGNORE INTO temp.usage_known_keys SELECT hive_usage_id({_content('k')}) "
                  f"FROM temp.usage_known AS k WHERE {_has_candidate('usage_candidates', 'k')}")
     removed = conn.execute(
         f"DELETE FROM json.usage_records WHERE rowid IN (SELECT c.rid FROM temp.usage_candidates AS c "
-        f"WHERE hive_usage_id({', '.join('c.' + q(c) for c in USAGE_COLUMNS)}) IN (SELECT key FROM temp.usage_known_keys))"
+        f"WHERE hive_usage_id({_content('c')}) IN (SELECT key FROM temp.usage_known_keys))"
     ).rowcount
     for name in scratch:
         conn.execute(f"DROP TABLE temp.{name}")
@@ -150,8 +155,6 @@ def load_legacy_json(ctx: RunContext) -> None:
     bar.update(content_duplicates)
     for table in staged:
         name = _source_of(ctx, table)
-        if name is None:
-            continue
         source, counts = ctx.sources[name], ctx.counts(table)
         # Records that never reached the load still count in the table's reconciliation.
         early = source.repeated_in_file + (content_duplicates if table == "usage_records" else 0)
