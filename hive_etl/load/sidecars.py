@@ -6,15 +6,21 @@
   (dropped or unknown columns and tables, values replaced by NULL, merged duplicates,
   credits), keyed by source table and primary key, with its SQLite type.
 
-Rows are buffered and written in row groups, so memory stays flat however many there are.
+Rows are buffered as JSON lines and written in row groups of at most BATCH_ROWS rows or
+BATCH_BYTES bytes, so memory stays flat however many rows there are and however large they
+are, and a reader (the report's samples) can take the first rows without decoding a large
+group. Arrow's JSON reader turns each batch into the file's schema: converting Python objects
+with pyarrow would import pandas (about 50 MB) into a process that has no other use for it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -26,6 +32,7 @@ ARCHIVE_SCHEMA = pa.schema(
      ("value", pa.string()), ("value_type", pa.string()), ("reason", pa.string())]
 )
 BATCH_ROWS = 10_000
+BATCH_BYTES = 2 << 20
 
 
 def sqlite_type(value) -> str:
@@ -62,23 +69,32 @@ def pk_json(pk: dict) -> str:
 class _ParquetFiles:
     def __init__(self, folder: Path, schema: pa.Schema):
         self.folder, self.schema = folder, schema
-        self.buffers: dict[str, list[dict]] = {}
+        self.buffers: dict[str, list[str]] = {}
+        self.buffered_bytes: dict[str, int] = {}
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.counts: dict[str, int] = {}
 
     def add(self, table: str, record: dict) -> None:
+        line = json.dumps(record, ensure_ascii=False)
         buffer = self.buffers.setdefault(table, [])
-        buffer.append(record)
+        buffer.append(line)
+        size = self.buffered_bytes[table] = self.buffered_bytes.get(table, 0) + len(line)
         self.counts[table] = self.counts.get(table, 0) + 1
-        if len(buffer) >= BATCH_ROWS:
+        if len(buffer) >= BATCH_ROWS or size >= BATCH_BYTES:
             self._flush(table)
 
     def _flush(self, table: str) -> None:
-        rows = self.buffers.get(table)
-        if not rows:
+        lines = self.buffers.get(table)
+        if not lines:
             return
-        self._writer(table).write_table(pa.Table.from_pylist(rows, schema=self.schema))
-        self.buffers[table] = []
+        data = "\n".join(lines).encode("utf-8")
+        rows = pa_json.read_json(
+            io.BytesIO(data),
+            read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),  # one block: any row size
+            parse_options=pa_json.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="error"),
+        )
+        self._writer(table).write_table(rows.select(self.schema.names))
+        self.buffers[table], self.buffered_bytes[table] = [], 0
 
     def _writer(self, table: str) -> pq.ParquetWriter:
         if table not in self.writers:
