@@ -33,6 +33,10 @@ ARCHIVE_SCHEMA = pa.schema(
 )
 BATCH_ROWS = 10_000
 BATCH_BYTES = 2 << 20
+# One encoder each, made once: json.dumps with options builds a new encoder on every call,
+# and a run can write hundreds of thousands of records.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+_to_sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 def sqlite_type(value) -> str:
@@ -59,11 +63,11 @@ def _jsonable(value):
 
 
 def row_json(columns: list[str], row) -> str:
-    return json.dumps({c: _jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False)
+    return _to_json({c: _jsonable(v) for c, v in zip(columns, row)})
 
 
 def pk_json(pk: dict) -> str:
-    return json.dumps({k: _jsonable(v) for k, v in pk.items()}, ensure_ascii=False, sort_keys=True)
+    return _to_sorted_json({k: _jsonable(v) for k, v in pk.items()})
 
 
 class _ParquetFiles:
@@ -75,7 +79,7 @@ class _ParquetFiles:
         self.counts: dict[str, int] = {}
 
     def add(self, table: str, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False)
+        line = _to_json(record)
         buffer = self.buffers.setdefault(table, [])
         buffer.append(line)
         size = self.buffered_bytes[table] = self.buffered_bytes.get(table, 0) + len(line)
