@@ -44,6 +44,8 @@ class FlaggedRows:
     def __init__(self, ctx: RunContext, plan: TablePlan):
         self.ctx, self.plan = ctx, plan
         self.keys, self.nulls, self.columns = len(plan.source_keys), list(plan.nulls), list(plan.source_columns)
+        # per NULLable column: (the source column it is archived under, what the reason says was done)
+        self.archived_as = [(plan.source_of(c) or c, f"{c} set to {plan.fallback_of(c)}: ") for c in self.nulls]
         self.quarantined = self.skipped = 0
 
     def _pk(self, rid, key) -> dict:
@@ -64,11 +66,9 @@ class FlaggedRows:
                 if value is not None:
                     sidecars.archive_value(table, self._pk(rid, key), column, value, skip)
             return 0
-        for column, why, original in zip(self.nulls, pairs[0::2], pairs[1::2]):
+        for (column, replaced), why, original in zip(self.archived_as, pairs[0::2], pairs[1::2]):
             if why is not None:
-                replaced = f"{column} set to {self.plan.fallback_of(column)}"
-                sidecars.archive_value(table, self._pk(rid, key), self.plan.source_of(column) or column, original,
-                                       f"{replaced}: {why}")
+                sidecars.archive_value(table, self._pk(rid, key), column, original, replaced + why)
         return 1
 
 
