@@ -44,11 +44,14 @@ def _content(alias: str) -> str:
     return ", ".join(f"{alias}.{q(c)}" for c in USAGE_COLUMNS)
 
 
+def _texty(alias: str) -> str:
+    """SQL: the usage row `alias` holds its cost or a token count as text (the key parses it)."""
+    return "(" + " OR ".join(f"typeof({alias}.{q(c)}) = 'text'" for c in _NUMBERS) + ")"
+
+
 def _candidate_table(conn, name: str, select: str) -> None:
-    """A temp table of usage rows (the content columns and `texty`: a number held as text),
-    indexed for `_has_candidate`."""
-    texty = " OR ".join(f"typeof({q(c)}) = 'text'" for c in _NUMBERS)
-    conn.execute(f"CREATE TEMP TABLE {name} AS SELECT *, ({texty}) AS texty FROM ({select})")
+    """A temp table of usage rows (the content columns and `texty`), indexed for `_has_candidate`."""
+    conn.execute(f"CREATE TEMP TABLE {name} AS SELECT *, {_texty('r')} AS texty FROM ({select}) AS r")
     conn.execute(f"CREATE INDEX temp.{name}_exact ON {name} (conversation_id, {', '.join(_NUMBERS)})")
     conn.execute(f"CREATE INDEX temp.{name}_texty ON {name} (conversation_id) WHERE texty = 1")
 
@@ -61,7 +64,7 @@ def _has_candidate(other: str, row: str) -> str:
     exact = " AND ".join([conversation] + [f"o.{q(c)} IS {row}.{q(c)}" for c in _NUMBERS])
     return (f"(EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {exact}) "
             f"OR EXISTS (SELECT 1 FROM temp.{other} AS o WHERE o.texty = 1 AND {conversation}) "
-            f"OR ({row}.texty = 1 AND EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {conversation})))")
+            f"OR ({_texty(row)} AND EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {conversation})))")
 
 
 def _drop_usage_duplicates(ctx: RunContext) -> int:
@@ -70,10 +73,11 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
 
     Equality is `usage_content_key`, computed in Python (`hive_usage_id`), so it is computed
     only for candidates, found in plain SQL over indexes (`_has_candidate`): a million records
-    cost a few index probes each; only the candidates on either side cost a Python call."""
+    cost a few index probes each, into the known rows (one indexed temp table); only the
+    candidates on either side cost a Python call."""
     conn = ctx.conn
     listed = ", ".join(q(c) for c in USAGE_COLUMNS)
-    scratch = ("usage_known", "usage_staged", "usage_candidates", "usage_known_keys")
+    scratch = ("usage_known", "usage_candidates", "usage_known_keys")
     for name in scratch:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
     known = [f"SELECT {listed} FROM main.usage_records"]
@@ -81,9 +85,8 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
         plan = build_plan("usage_records", target_spec()["tables"]["usage_records"], ctx.source_columns["usage_records"], set())
         known.insert(0, f"SELECT {_content('n')} FROM ({plan.inner_sql()}) AS n")
     _candidate_table(conn, "usage_known", " UNION ALL ".join(known))
-    _candidate_table(conn, "usage_staged", f"SELECT rowid AS rid, {listed} FROM json.usage_records")
-    _candidate_table(conn, "usage_candidates", f"SELECT s.rid, {_content('s')} "
-                                               f"FROM temp.usage_staged AS s WHERE {_has_candidate('usage_known', 's')}")
+    _candidate_table(conn, "usage_candidates", f"SELECT s.rowid AS rid, {_content('s')} "
+                                               f"FROM json.usage_records AS s WHERE {_has_candidate('usage_known', 's')}")
     conn.execute("CREATE TEMP TABLE usage_known_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute(f"INSERT OR IGNORE INTO temp.usage_known_keys SELECT hive_usage_id({_content('k')}) "
                  f"FROM temp.usage_known AS k WHERE {_has_candidate('usage_candidates', 'k')}")
