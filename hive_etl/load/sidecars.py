@@ -23,6 +23,10 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+# Arrow's default allocator (mimalloc) keeps whole segments per thread after a batch is freed;
+# the system allocator gives them back. This process only ever holds one small batch at a time.
+pa.set_memory_pool(pa.system_memory_pool())
+
 QUARANTINE_SCHEMA = pa.schema(
     [("source_table", pa.string()), ("source_rowid", pa.int64()), ("source_pk", pa.string()),
      ("reason", pa.string()), ("row_json", pa.string())]

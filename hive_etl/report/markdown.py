@@ -292,7 +292,7 @@ def quarantine_samples(report: dict, report_dir: Path, limit: int = SAMPLE_ROWS)
             sample.total = handle.metadata.num_rows
             wanted = [c for c in ("source_table", "source_rowid", "source_pk", "reason", "row_json")
                       if c in handle.schema_arrow.names]
-            for batch in handle.iter_batches(batch_size=limit, columns=wanted):
+            for batch in handle.iter_batches(batch_size=limit, columns=wanted, use_threads=False):
                 sample.rows = batch.to_pylist()[:limit]
                 break
             if sample.rows and sample.rows[0].get("source_table"):
