@@ -3,6 +3,8 @@
 Two kinds run this way: the expectation suites (hive_etl/checks/suite_worker.py) and the
 usage file's staging (hive_etl/extract/usage_file.py). Each is `python -m <module>
 REQUEST.json RESULT.json`: the request says what to do, the result says what came of it.
+A child may be started before its request is known (`request=None`, then `send()`): it
+loads its libraries meanwhile and takes the request when it appears (`await_request`).
 Its stderr goes to a log file, not a pipe, so a chatty child never blocks; on Linux the
 child is killed with its parent, so a killed migration leaves nothing running.
 """
@@ -10,10 +12,14 @@ child is killed with its parent, so a killed migration leaves nothing running.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+REQUEST_POLL_SECONDS = 0.02
 
 
 def _die_with_parent() -> None:
@@ -27,23 +33,36 @@ def _die_with_parent() -> None:
 
 
 class Child:
-    """One child process started with a request; `result()` waits and reads its answer."""
+    """One child process, started with its request or given it later (`send`); `result()`
+    waits and reads its answer."""
 
-    def __init__(self, module: str, request: dict, folder: Path, name: str):
+    def __init__(self, module: str, request: dict | None, folder: Path, name: str):
         self.request, self.result_path = folder / f"{name}-request.json", folder / f"{name}-result.json"
         self.log = folder / f"{name}.log"
-        self.request.write_text(json.dumps(request), encoding="utf-8")
+        self.sent = False
+        if request is not None:
+            self.send(request)
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", module, str(self.request), str(self.result_path)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
+    def send(self, request: dict) -> None:
+        """Hand the child its request; it appears whole (written aside, then renamed)."""
+        partial = self.request.with_name(self.request.name + ".partial")
+        partial.write_text(json.dumps(request), encoding="utf-8")
+        os.replace(partial, self.request)
+        self.sent = True
+
     def running(self) -> bool:
         return self.process.poll() is None
 
     def result(self):
         """The child's answer (parsed JSON), or None when it failed; then `last_words()` says why."""
+        if not self.sent:  # it would wait for its request for ever
+            self.stop()
+            return None
         if self.process.wait() != 0 or not self.result_path.exists():
             return None
         return json.loads(self.result_path.read_text(encoding="utf-8"))
@@ -56,3 +75,14 @@ class Child:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+
+
+def await_request(path: Path) -> dict:
+    """In a child: its request, once the parent has sent it. Exits if the parent goes away
+    first (where the kernel does not kill the child with it)."""
+    parent = os.getppid()
+    while not path.exists():
+        if os.getppid() != parent:
+            raise SystemExit(1)
+        time.sleep(REQUEST_POLL_SECONDS)
+    return json.loads(path.read_text(encoding="utf-8"))

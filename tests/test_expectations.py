@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from conftest import REPO, SAMPLES, load_generator, run_cli
 from hive_etl.checks import expectations as ex
 from hive_etl.checks.junit import junit_tree
+from hive_etl.checks.suite_worker import SuitesInChild
 from hive_etl.schema import target_spec
 from hive_etl.transform.model_ids import canonicalise, shipped_aliases
 
@@ -109,6 +110,31 @@ def test_target_suite_passes_on_the_migrated_sample(migrated):
     assert outcome.skipped() == []                     # every parameter came from the report
     row_count = next(r for r in outcome.results if r.name == "row count: messages")
     assert row_count.observed.startswith(f"{migrated.params['rows_messages']} ")
+
+
+def test_a_child_started_before_its_database_is_ready_waits_then_runs_the_suite(migrated, tmp_path):
+    """The pipeline starts the target suite's child while the indexes are still being built;
+    it must not touch the database until it is handed the request, then report exactly what
+    running the suite here reports."""
+    worker = SuitesInChild(tmp_path, "target")
+    try:
+        assert worker.waiting
+        with pytest.raises(subprocess.TimeoutExpired):   # it waits for its request; it does not exit
+            worker.child.process.wait(timeout=1.0)
+        assert not worker.child.result_path.exists()
+        worker.run(migrated.db, ["target"], migrated.params, True)
+        assert not worker.waiting
+        [outcome] = worker.outcomes()
+    finally:
+        worker.stop()
+    here = ex.run_suite(migrated.db, "target", migrated.params)
+    assert [(r.name, r.success, r.observed) for r in outcome.results] == [(r.name, r.success, r.observed) for r in here.results]
+    assert outcome.failed() == [] and len(outcome.results) == len(TARGET_NAMES)
+
+
+def test_a_child_never_given_its_suites_is_stopped_not_awaited(tmp_path):
+    worker = SuitesInChild(tmp_path, "target")
+    assert worker.child.result() is None and not worker.child.running()
 
 
 def test_without_report_figures_parameter_expectations_are_skipped_not_failed(migrated):

@@ -8,9 +8,10 @@ working set. The pipeline's expectation stages therefore start
 where the request names the database, the suites, the parameters and whether the file is
 immutable, and read plain outcomes back. Memory of the migration process stays flat; the
 child's is the library's own. The child runs beside the pipeline, on the machine's other
-core: the source suites while the JSON records load and the indexes are built, the target
-suite while the post-load checks run (pipelines/migrate.yaml says where each starts and
-where its outcome is awaited). (`--data-docs` needs Great Expectations' result objects and
+core: the source suites while the JSON records load, the target suite while the post-load
+checks run (pipelines/migrate.yaml says where each starts and where its outcome is awaited).
+A child can be started before its database is complete (`SuitesInChild` first, `run` later):
+it imports the library while the pipeline builds the indexes, and starts on the request. (`--data-docs` needs Great Expectations' result objects and
 runs the suites in the pipeline's process instead.)
 """
 
@@ -20,20 +21,27 @@ import json
 import sys
 from pathlib import Path
 
-from ..child_process import Child
+from ..child_process import Child, await_request
 from ..errors import HiveEtlError
 
 
 class SuitesInChild:
-    """Expectation suites running in a child process (started at once, on another core);
-    `outcomes()` waits for them, `stop()` abandons them."""
+    """A child process for expectation suites, on another core. It starts at once and loads
+    Great Expectations; `run()` gives it the suites, `outcomes()` waits for them, `stop()`
+    abandons them."""
 
-    def __init__(self, db_path: Path, suites: list[str], parameters: dict | None, immutable: bool | None,
-                 folder: Path, name: str):
+    def __init__(self, folder: Path, name: str):
+        self.db_path, self.suites = None, []
+        self.child = Child("hive_etl.checks.suite_worker", None, folder, f"suites-{name}")
+
+    @property
+    def waiting(self) -> bool:
+        """Started, but not yet told what to run."""
+        return not self.child.sent
+
+    def run(self, db_path: Path, suites: list[str], parameters: dict | None, immutable: bool | None) -> None:
         self.db_path, self.suites = db_path, suites
-        self.child = Child("hive_etl.checks.suite_worker", {"db": str(db_path), "suites": suites,
-                                                            "parameters": parameters or {}, "immutable": immutable},
-                           folder, f"suites-{name}")
+        self.child.send({"db": str(db_path), "suites": suites, "parameters": parameters or {}, "immutable": immutable})
 
     def outcomes(self) -> list:
         from .expectations import ExpectationOutcome, SuiteOutcome
@@ -53,9 +61,10 @@ class SuitesInChild:
 
 
 def main(argv: list[str]) -> None:
-    from .expectations import run_suites
+    from .expectations import load_library, run_suites
 
-    request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    load_library()
+    request = await_request(Path(argv[0]))
     outcomes = run_suites(Path(request["db"]), request["suites"], request["parameters"], immutable=request["immutable"])
     Path(argv[1]).write_text(json.dumps([o.as_dict() for o in outcomes]), encoding="utf-8")
 
