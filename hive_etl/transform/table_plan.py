@@ -74,6 +74,7 @@ class TablePlan:
     reasons: list[tuple[str, str]] = field(default_factory=list)    # (condition, message) over `n`
     nulls: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # column -> (condition, message)
     windows: list[str] = field(default_factory=list)
+    parents: list[tuple[str, str]] = field(default_factory=list)   # (LEFT JOIN, key column) per foreign-key parent: one probe per row
 
     @property
     def column_names(self) -> list[str]:
@@ -98,7 +99,9 @@ class TablePlan:
         parts.extend(f"s.{q(k)} AS _pk_{i}" for i, k in enumerate(self.source_keys))
         parts.extend(f"s.{q(c)} AS _src_{i}" for i, c in enumerate(self.source_columns))
         parts.extend(self.windows)
-        return f"SELECT {', '.join(parts)} FROM {self.source_schema}.{q(self.source_table or self.table)} AS s"
+        parts.extend(f"_p{i}.{q(column)} AS _parent_{i}" for i, (_, column) in enumerate(self.parents))
+        joins = "".join(" " + join for join, _ in self.parents)
+        return f"SELECT {', '.join(parts)} FROM {self.source_schema}.{q(self.source_table or self.table)} AS s{joins}"
 
     def middle_sql(self) -> str:
         reason = "NULL"
@@ -273,7 +276,9 @@ def _add_reasons(plan: TablePlan, spec: dict, existing_tables: set[str]) -> None
         col, parent, parent_col = fk["column"], fk["ref_table"], fk["ref_column"]
         value = f"n.{q(col)}"
         if parent in existing_tables:
-            orphan = f"{value} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.{q(parent)} AS p WHERE p.{q(parent_col)} = {value})"
+            i = len(plan.parents)
+            plan.parents.append((f"LEFT JOIN main.{q(parent)} AS _p{i} ON _p{i}.{q(parent_col)} = ({by_name[col].expr})", parent_col))
+            orphan = f"{value} IS NOT NULL AND n._parent_{i} IS NULL"
         else:
             orphan = f"{value} IS NOT NULL"
         message = f"{sql_text(col + ' ')} || quote({value}) || {sql_text(f': no {parent}.{parent_col} with that value')}"
