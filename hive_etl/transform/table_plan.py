@@ -74,6 +74,7 @@ class TablePlan:
     reasons: list[tuple[str, str]] = field(default_factory=list)    # (condition, message) over `n`
     nulls: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # column -> (condition, message)
     windows: list[str] = field(default_factory=list)
+    orphaned: set[str] = field(default_factory=set)    # NULL-able foreign keys: set to NULL while not NULL
     parents: list[tuple[str, str]] = field(default_factory=list)   # (LEFT JOIN, key column) per foreign-key parent: one probe per row
 
     @property
@@ -115,7 +116,10 @@ class TablePlan:
         return f"SELECT n.*, {reason} AS _reason{extra} FROM ({self.inner_sql()}) AS n"
 
     def value_sql(self, column: str) -> str:
-        if column in self.nulls:
+        """The value written. A value that could not be normalised is NULL already, so only an
+        orphaned foreign key, or a fallback other than NULL, needs the `_null_` test (SQLite
+        inlines the subqueries: each test evaluates the column's expression once more)."""
+        if column in self.orphaned or (column in self.nulls and self.fallback_of(column) != "NULL"):
             return f"CASE WHEN m.{q('_null_' + column)} IS NOT NULL THEN {self.fallback_of(column)} ELSE m.{q(column)} END"
         return f"m.{q(column)}"
 
@@ -286,6 +290,7 @@ def _add_reasons(plan: TablePlan, spec: dict, existing_tables: set[str]) -> None
             reasons.append((orphan, message))
         else:
             nulls.setdefault(col, []).append((orphan, message))
+            plan.orphaned.add(col)
 
     for check in spec["checks"]:
         reasons.append((f"NOT ({check})", sql_text(f"CHECK failed: {' '.join(check.split())}")))
