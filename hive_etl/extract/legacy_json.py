@@ -616,6 +616,9 @@ def _extra_text(extra: dict):
 # --------------------------------------------------------------------------------------------
 # Usage records: content key and deterministic id
 # --------------------------------------------------------------------------------------------
+_canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode  # made once
+
+
 def usage_content_key(values: Mapping) -> str:
     """The canonical JSON (sorted keys) of a usage row's content, for equality and ids.
 
@@ -638,7 +641,7 @@ def usage_content_key(values: Mapping) -> str:
         elif value is not None and column == "timestamp":
             value = timestamp_instant(value)
         content[column] = value
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _canonical_json(content)
 
 
 def usage_record_id(values: Mapping, prefix: str = "json-") -> str:
