@@ -52,6 +52,9 @@ Pitfalls met with Great Expectations 1.24 (and worked around here):
   per validation: COMPLETE (unexpected rows, capped at 200) where a table has no
   column-map expectation, else the table gets two validations, the column-map ones with
   SUMMARY (20 sample values: COMPLETE would list every unexpected value).
+- `unexpected_rows_expectation` computes the rows and their count as two metrics, each a
+  full run of the query: every such expectation is first run as `hive_unexpected_row_count`
+  (the count alone), and only those that found rows run again as themselves for the rows.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..resources import data_dir, pipeline_file
@@ -586,6 +590,58 @@ def _outcome(p: _Planned, success: bool | None, observed: str) -> ExpectationOut
     )
 
 
+COUNT_ONLY = "hive_unexpected_row_count"
+
+
+def _count_only_expectation() -> None:
+    """Register `hive_unexpected_row_count`: an unexpected-rows expectation that only counts.
+
+    Great Expectations' own computes both of its metrics, the rows and their count, so every
+    query (a full scan when the data is clean) runs twice. Counting first and fetching rows
+    only where some were found gives the same outcome for half the work."""
+    from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
+    from great_expectations.expectations.registry import _registered_expectations
+
+    if COUNT_ONLY in _registered_expectations:
+        return
+
+    class HiveUnexpectedRowCount(UnexpectedRowsExpectation):
+        metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.row_count",)
+
+        def _validate(self, metrics: dict, runtime_configuration: dict | None = None, execution_engine=None) -> dict:
+            count = metrics["unexpected_rows_query.row_count"]
+            return {"success": count == 0, "result": {"observed_value": count}}
+
+
+def _validate(gx, batch, suite_name: str, ge_params: dict, run_id, raw_results: list, results: dict,
+              members: list, result_format: str, count_only: bool, meta: dict) -> dict[int, bool | None]:
+    """Validate `members` on `batch` as one suite; their outcomes go into `results` (by id),
+    the library's result into `raw_results`. Returns each member's success."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    if count_only:
+        _count_only_expectation()
+    by_name = {p.exp["meta"]["name"]: p for p in members}
+    objects = [ExpectationConfiguration(
+        type=COUNT_ONLY if count_only and p.exp["type"] == UNEXPECTED_ROWS else p.exp["type"],
+        kwargs=dict(p.kwargs), meta=dict(p.exp["meta"]), notes=p.exp.get("notes"),
+        severity="critical" if p.exp["meta"]["severity"] == "error" else "warning").to_domain_obj()
+        for p in members]
+    # Validated by the batch itself (Batch.validate): no suite, validation definition or
+    # result goes through the context's stores, each of which serialises it.
+    suite_obj = gx.ExpectationSuite(name=suite_name, expectations=objects, meta=meta)
+    run = batch.validate(suite_obj, expectation_parameters=ge_params, result_format=result_format)
+    run.meta.setdefault("run_id", run_id)
+    raw_results.append(run)
+    succeeded: dict[int, bool | None] = {}
+    for result in run.results:
+        p = by_name.get((result.expectation_config.meta or {}).get("name"))
+        if p is not None:
+            results[id(p)] = _observed(result, p, ge_params)
+            succeeded[id(p)] = bool(result.success) and not _exception_message(result.exception_info)
+    return succeeded
+
+
 def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | None = None, *,
                immutable: bool | None = None, only: Iterable[str] | None = None) -> list[SuiteOutcome]:
     """Run several suites against one SQLite file in one Great Expectations context.
@@ -608,8 +664,6 @@ def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | Non
     plans = {name: _plan(name, suites[name], inventory, params, builtins, only_set) for name in names}
 
     gx = _import_gx()
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
     context = _context(gx)
     datasource = context.data_sources.add_sqlite(name="hive", connection_string=sqlite_url(db_path, immutable),
                                                  create_temp_table=False)
@@ -647,24 +701,15 @@ def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | Non
                     asset = datasource.add_table_asset(name=f"t{len(batches)}_{table}", table_name=table)
                     batches[table] = asset.add_batch_definition_whole_table(name="whole table").get_batch()
                 single = (suites[name].get("meta") or {}).get("table") == table
-                by_name = {p.exp["meta"]["name"]: p for p in members}
-                objects = [ExpectationConfiguration(
-                    type=p.exp["type"], kwargs=dict(p.kwargs), meta=dict(p.exp["meta"]), notes=p.exp.get("notes"),
-                    severity="critical" if p.exp["meta"]["severity"] == "error" else "warning").to_domain_obj()
-                    for p in members]
-                # Validated by the batch itself (Batch.validate): no suite, validation definition
-                # or result goes through the context's stores, each of which serialises it.
-                suite_obj = gx.ExpectationSuite(
-                    name=f"{name if single else f'{name}.{table}'}{'.sql' if kind == 'rows' else ''}",
-                    expectations=objects, meta={"hive_etl_suite": name, "table": table})
-                run = batches[table].validate(suite_obj, expectation_parameters=ge_params,
-                                              result_format="SUMMARY" if kind == "columns" else "COMPLETE")
-                run.meta.setdefault("run_id", run_id)
-                raw_results.append(run)
-                for result in run.results:
-                    p = by_name.get((result.expectation_config.meta or {}).get("name"))
-                    if p is not None:
-                        results[id(p)] = _observed(result, p, ge_params)
+                suite_name = f"{name if single else f'{name}.{table}'}{'.sql' if kind == 'rows' else ''}"
+                validate = partial(_validate, gx, batches[table], suite_name, ge_params, run_id, raw_results, results,
+                                   meta={"hive_etl_suite": name, "table": table})
+                # Unexpected-rows queries are first only counted; the few that find rows run
+                # again for them (the library's own expectation runs every query twice).
+                counted = validate(members, "SUMMARY" if kind == "columns" else "COMPLETE", count_only=True)
+                found = [p for p in members if p.exp["type"] == UNEXPECTED_ROWS and counted.get(id(p)) is not True]
+                if found:
+                    validate(found, "COMPLETE", count_only=False)
                 for p in members:
                     results.setdefault(id(p), (False, "error: no result from Great Expectations"))
             outcome = SuiteOutcome(name, [_outcome(p, *results[id(p)]) for p in planned],
