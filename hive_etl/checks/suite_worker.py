@@ -11,8 +11,9 @@ child's is the library's own. The child runs beside the pipeline, on the machine
 core: the source suites while the JSON records load, the target suite while the post-load
 checks run (pipelines/migrate.yaml says where each starts and where its outcome is awaited).
 A child can be started before its database is complete (`SuitesInChild` first, `run` later):
-it imports the library while the pipeline builds the indexes, and starts on the request. (`--data-docs` needs Great Expectations' result objects and
-runs the suites in the pipeline's process instead.)
+it imports the library while the pipeline builds the indexes, and starts on the request.
+(`--data-docs` needs Great Expectations' result objects and runs the suites in the
+pipeline's process instead.)
 """
 
 from __future__ import annotations
