@@ -383,6 +383,15 @@ def test_junit_marks_failures_with_severity_and_skips():
     assert outcome.passed_errors()                      # the failed one is a warning
 
 
+def test_counting_first_gives_the_same_outcomes_and_data_docs_runs_show_the_library_expectation(migrated):
+    counted = ex.run_suite(migrated.db, "target", migrated.params)
+    plain = ex.run_suites(migrated.db, ["target"], migrated.params, count_first=False)[0]
+    assert [(r.name, r.success, r.observed) for r in counted.results] == [(r.name, r.success, r.observed) for r in plain.results]
+    types = lambda outcome: {r.expectation_config.type for run in outcome.validation_results for r in run.results}  # noqa: E731
+    assert ex.COUNT_ONLY in types(counted)
+    assert ex.COUNT_ONLY not in types(plain) and ex.UNEXPECTED_ROWS in types(plain)
+
+
 def test_data_docs_are_built_from_outcomes(migrated, tmp_path):
     outcomes = ex.run_suites(migrated.db, ["target"], migrated.params,
                              only=["row count: users", "fk: messages.conversation_id -> conversations.id"])

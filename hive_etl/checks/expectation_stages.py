@@ -67,7 +67,7 @@ def _start(ctx: RunContext, name: str, db_path: Path, suites: list[str], paramet
     if ctx.data_docs:
         from .expectations import run_suites
 
-        ctx.background[name] = _Finished(run_suites(db_path, suites, parameters, immutable=immutable))
+        ctx.background[name] = _Finished(run_suites(db_path, suites, parameters, immutable=immutable, count_first=False))
         return
     from .suite_worker import SuitesInChild
 
