@@ -101,7 +101,7 @@ class _ParquetFiles:
             read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),  # one block: any row size
             parse_options=pa_json.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="error"),
         )
-        self._writer(table).write_table(rows.select(self.schema.names))
+        self._writer(table).write_table(rows)  # columns in the schema's order, whatever the keys' order
         self.buffers[table], self.buffered_bytes[table] = [], 0
 
     def _writer(self, table: str) -> pq.ParquetWriter:
