@@ -209,6 +209,38 @@ def test_timestamps_agree_with_the_sql_rule_for_any_value(value):
     assert reader_timestamp(value) == sql_timestamp(value)
 
 
+# The table plan reads JSON-staged columns of these kinds as they are (table_plan.SAME_RULE_KINDS):
+# sound only because the SQL rule gives back, type and all, whatever the reader staged.
+SQL_RULES = {"timestamp": ("usage_monitor", "timestamp", tv.timestamp_sql), "number": ("usage_monitor", "cost", tv.real_sql),
+             "integer": ("usage_monitor", "tokens_input", tv.integer_sql), "boolean": ("budget", "is_active", tv.boolean_sql)}
+
+
+def test_every_kind_read_as_it_is_has_its_sql_rule_here():
+    from hive_etl.transform.table_plan import SAME_RULE_KINDS
+
+    assert set(SAME_RULE_KINDS) == set(SQL_RULES)
+
+
+@settings(max_examples=EXAMPLES_TS, deadline=None)
+@given(st.sampled_from(sorted(SQL_RULES)),
+       st.one_of(st.sampled_from(FIXTURE_TIMESTAMPS + [True, False, "true", " FALSE ", "1", "0", "1e3", "-0.0", 2**70]),
+                 st.text(max_size=30), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False),
+                 st.from_regex(r"\A\s*-?\d{1,20}(\.\d{0,6})?([eE][+-]?\d{1,3})?\s*\Z")))
+def test_values_the_reader_stages_are_left_alone_by_the_sql_rule(kind, value):
+    file, column, rule = SQL_RULES[kind]
+    field = next(f for f in lj.layout(file)["_fields"].fields if f.name == column)
+    assert field.kind == kind
+    try:
+        staged = field.normalise(field, value)
+    except lj._Invalid:
+        return
+    conn = sqlite3.connect(":memory:")
+    tv.register(conn)
+    again, typeof, was = conn.execute(f"SELECT {rule('x')}, typeof({rule('x')}), typeof(x) FROM (SELECT ? AS x)",
+                                      (staged,)).fetchone()
+    assert (again, typeof) == (staged, was)
+
+
 def test_now_is_not_a_point_in_time(tmp_path):
     _, (q,) = read("usage_monitor", write(tmp_path, "u.json", [record(timestamp="now")]))
     assert '"timestamp"' in q.reason and "time of reading" in q.reason

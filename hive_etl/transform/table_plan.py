@@ -153,6 +153,11 @@ class TablePlan:
 
 # --- building a plan -----------------------------------------------------------------------
 
+# Kinds whose SQL rule (hive_etl.transform.values) the legacy JSON reader applies too, with
+# the same functions: a value it staged under one of these kinds is already what the SQL gives.
+SAME_RULE_KINDS = ("timestamp", "number", "integer", "boolean")
+
+
 def _kind_expr(name: str, declared: str, src: str) -> tuple[str, str, bool]:
     """(kind, expression, may_fail) for a plain column of the given declared type."""
     declared = declared.upper()
@@ -201,12 +206,17 @@ def build_plan(
     source_schema: str = "src",
     label: str | None = None,
     skip_counts_as: str = "merged",
+    normalised: dict[str, str] | None = None,
 ) -> TablePlan:
     """The plan for one table. `existing_tables` are the tables present in the target;
-    `natural_key`, for an autoincrement table, the columns that identify one of its rows."""
+    `natural_key`, for an autoincrement table, the columns that identify one of its rows;
+    `normalised`, the columns whose source values were already normalised by the same rule
+    (column -> kind: the legacy JSON reader's timestamps, numbers, integers and booleans),
+    which are read as they are."""
     rules = rules_for(table)
     present = set(source_columns)
     overrides = overrides or {}
+    normalised = normalised or {}
     pk = [c["name"] for c in sorted(spec["columns"], key=lambda c: c["pk"]) if c["pk"]]
     columns: list[ColumnPlan] = []
     for col in spec["columns"]:
@@ -233,6 +243,8 @@ def build_plan(
             kind, expr, may_fail = "model", f"coalesce((SELECT openrouter_id FROM temp.model_refs WHERE raw = {src}), {src})", False
         else:
             kind, expr, may_fail = _kind_expr(name, declared, src)
+            if kind in SAME_RULE_KINDS and normalised.get(name) == kind:
+                expr, may_fail = src, False     # normalising again would change nothing
         if not_null and col["default"] is not None:
             expr = f"CASE WHEN {src} IS NULL THEN {default_sql(col['default'])} ELSE {expr} END"
         # A value another source holds for this row (pipelines/tables.yaml: "<temp table>.<column>",
