@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ..context import RunContext, SourceCounts
 from ..extract.json_staging import create_staging as _create_staging
-from ..extract.legacy_json import USAGE_CONTENT, usage_record_id
+from ..extract.legacy_json import USAGE_CONTENT, reader_kinds, usage_record_id
 from ..rules import merge_rule, subscription_tiers, totals_rule
 from ..schema import target_spec
 from ..transform.table_plan import build_plan, q
@@ -80,10 +80,14 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
     scratch = ("usage_known", "usage_candidates", "usage_known_keys")
     for name in scratch:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    known = [f"SELECT {listed} FROM main.usage_records"]
+    # The source's rows (all of them: quarantined ones too), and the target's own when merging;
+    # the rows this run loaded from the source are among the first already.
+    known = [f"SELECT {listed} FROM main.usage_records"] if ctx.target_rows_before.get("usage_records") else []
     if "usage_records" in ctx.source_columns:
         plan = build_plan("usage_records", target_spec()["tables"]["usage_records"], ctx.source_columns["usage_records"], set())
         known.insert(0, f"SELECT {_content('n')} FROM ({plan.inner_sql()}) AS n")
+    if not known:
+        return 0
     _candidate_table(conn, "usage_known", " UNION ALL ".join(known))
     _candidate_table(conn, "usage_candidates", f"SELECT s.rowid AS rid, {_content('s')} "
                                                f"FROM json.usage_records AS s WHERE {_has_candidate('usage_known', 's')}")
@@ -172,7 +176,7 @@ def load_legacy_json(ctx: RunContext) -> None:
         columns = [r[1] for r in ctx.conn.execute(f"PRAGMA json.table_info({q(table)})")]
         plan = build_plan(table, spec[table], columns, existing, skip_sql=skip, source_keys=["_json_path"],
                           natural_key=merge_rule()["natural_keys"].get(table), source_schema="json", label=name,
-                          skip_counts_as="duplicates" if skip else "merged")
+                          skip_counts_as="duplicates" if skip else "merged", normalised=reader_kinds(name))
         step = counts.as_dict()
         if table == totals.get("table"):
             load_conserving_totals(ctx, plan, totals["columns"], bar)
