@@ -241,6 +241,19 @@ def test_values_the_reader_stages_are_left_alone_by_the_sql_rule(kind, value):
     assert (again, typeof) == (staged, was)
 
 
+@settings(max_examples=EXAMPLES_TS * 4, deadline=None)
+@given(st.one_of(st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\Z"),
+                 st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z")))
+def test_the_export_format_shortcut_agrees_with_sqlite(text):
+    """is_export_format spares the reader a SQLite call; where it answers, SQLite says the same."""
+    conn = sqlite3.connect(":memory:")
+    reads, instant = conn.execute("SELECT datetime(?) IS NOT NULL, strftime('%Y-%m-%dT%H:%M:%fZ', ?)", (text, text)).fetchone()
+    if lj.is_export_format(text):
+        assert reads == 1 and instant == text
+    assert lj.sqlite_reads_as_date(text) == (reads == 1)
+    assert lj.timestamp_instant(text) == (instant if instant is not None else text)
+
+
 def test_now_is_not_a_point_in_time(tmp_path):
     _, (q,) = read("usage_monitor", write(tmp_path, "u.json", [record(timestamp="now")]))
     assert '"timestamp"' in q.reason and "time of reading" in q.reason
