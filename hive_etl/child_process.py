@@ -4,7 +4,9 @@ Two kinds run this way: the expectation suites (hive_etl/checks/suite_worker.py)
 usage file's staging (hive_etl/extract/usage_file.py). Each is `python -m <module>
 REQUEST.json RESULT.json`: the request says what to do, the result says what came of it.
 A child may be started before its request is known (`request=None`, then `send()`): it
-loads its libraries meanwhile and takes the request when it appears (`await_request`).
+loads its libraries meanwhile and takes the request when it appears (`await_request`). A
+child can also be told to wait for another's result file before it starts its work
+(`await_file`), so that two of them share the second core one after the other.
 Its stderr goes to a log file, not a pipe, so a chatty child never blocks; on Linux the
 child is killed with its parent, so a killed migration leaves nothing running.
 """
@@ -77,12 +79,17 @@ class Child:
         self.process.wait()
 
 
-def await_request(path: Path) -> dict:
-    """In a child: its request, once the parent has sent it. Exits if the parent goes away
-    first (where the kernel does not kill the child with it)."""
+def await_file(path: Path) -> None:
+    """In a child: return once `path` exists (a request, another child's result). Exits if
+    the parent goes away first (where the kernel does not kill the child with it)."""
     parent = os.getppid()
     while not path.exists():
         if os.getppid() != parent:
             raise SystemExit(1)
         time.sleep(REQUEST_POLL_SECONDS)
+
+
+def await_request(path: Path) -> dict:
+    """In a child: its request, once the parent has sent it (it appears whole: `Child.send`)."""
+    await_file(path)
     return json.loads(path.read_text(encoding="utf-8"))

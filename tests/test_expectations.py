@@ -132,6 +132,23 @@ def test_a_child_started_before_its_database_is_ready_waits_then_runs_the_suite(
     assert outcome.failed() == [] and len(outcome.results) == len(TARGET_NAMES)
 
 
+def test_a_child_told_to_follow_another_waits_for_its_result_file(migrated, tmp_path):
+    """The source suites' child starts with the snapshot but must not take the second core
+    until the usage file's child has written its result."""
+    other = tmp_path / "usage-result.json"
+    worker = SuitesInChild(tmp_path, "target")
+    try:
+        worker.run(migrated.db, ["target"], migrated.params, True, after=other)
+        with pytest.raises(subprocess.TimeoutExpired):   # the other is not done: it waits
+            worker.child.process.wait(timeout=1.5)
+        assert not worker.child.result_path.exists()
+        other.write_text("{}")
+        [outcome] = worker.outcomes()
+    finally:
+        worker.stop()
+    assert outcome.failed() == [] and len(outcome.results) == len(TARGET_NAMES)
+
+
 def test_a_child_never_given_its_suites_is_stopped_not_awaited(tmp_path):
     worker = SuitesInChild(tmp_path, "target")
     assert worker.child.result() is None and not worker.child.running()

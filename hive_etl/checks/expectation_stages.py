@@ -2,10 +2,11 @@
 target suite on the new database before anything replaces the original.
 
 Each suite set is two stages: `checks.start_*` starts it in a child process, which runs on
-the other core while the pipeline goes on (the source suites beside the JSON load, the
-target suite beside the post-load checks; the first is awaited before the second's child
-starts, so one such process runs at a time); `checks.*_expectations` waits for it and
-records the outcome. A pipeline that lists only the second runs it there.
+the other core while the pipeline goes on (the source suites as soon as the snapshot is
+taken, but waiting for the usage file's child to finish before loading their library, so
+the two take the second core in turn; the target suite beside the post-load checks; the
+source suites are awaited before the target's child starts, so one suites process runs at a
+time); `checks.*_expectations` waits for it and records the outcome. A pipeline that lists only the second runs it there.
 `checks.warm_target_expectations` starts the target suite's child earlier, before the
 database is complete: it imports the library (about 2 s) while the indexes are built, and
 `checks.start_target_expectations` then hands it the finished database.
@@ -61,7 +62,7 @@ class _Finished:
 
 
 def _start(ctx: RunContext, name: str, db_path: Path, suites: list[str], parameters: dict | None,
-           immutable: bool | None) -> None:
+           immutable: bool | None, after: Path | None = None) -> None:
     """Start suites in a child process (flat memory here, another core), or run them in this one
     when Data Docs are wanted; `_await` collects the outcome."""
     if ctx.data_docs:
@@ -72,7 +73,7 @@ def _start(ctx: RunContext, name: str, db_path: Path, suites: list[str], paramet
     from .suite_worker import SuitesInChild
 
     worker = ctx.background.get(name) or SuitesInChild(ctx.work_dir, name)  # warmed up already, or new
-    worker.run(db_path, suites, parameters, immutable)
+    worker.run(db_path, suites, parameters, immutable, after)
     ctx.background[name] = worker
 
 
@@ -85,7 +86,8 @@ def _await(ctx: RunContext, name: str, start) -> list:
 def start_source_expectations(ctx: RunContext) -> None:
     from .expectations import source_suites
 
-    _start(ctx, "source", _snapshot_file(ctx), source_suites(), None, True)
+    usage = ctx.background.get("usage_file")    # still staging the usage file: the suites follow it
+    _start(ctx, "source", _snapshot_file(ctx), source_suites(), None, True, usage.result_path if usage else None)
 
 
 def source_expectations(ctx: RunContext) -> None:

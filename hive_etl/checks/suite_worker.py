@@ -8,10 +8,12 @@ working set. The pipeline's expectation stages therefore start
 where the request names the database, the suites, the parameters and whether the file is
 immutable, and read plain outcomes back. Memory of the migration process stays flat; the
 child's is the library's own. The child runs beside the pipeline, on the machine's other
-core: the source suites while the JSON records load, the target suite while the post-load
-checks run (pipelines/migrate.yaml says where each starts and where its outcome is awaited).
+core: the source suites once the usage file's child is done (beside the table and JSON loads),
+the target suite while the post-load checks run (pipelines/migrate.yaml says where each starts and where its outcome is awaited).
 A child can be started before its database is complete (`SuitesInChild` first, `run` later):
 it imports the library while the pipeline builds the indexes, and starts on the request.
+A child started with its request may be told to follow another (`after`): the source suites
+start as soon as the usage file's child is done, whatever stage the pipeline is at.
 (`--data-docs` needs Great Expectations' result objects and runs the suites in the
 pipeline's process instead.)
 """
@@ -22,7 +24,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..child_process import Child, await_request
+from ..child_process import Child, await_file, await_request
 from ..errors import HiveEtlError
 
 
@@ -40,9 +42,13 @@ class SuitesInChild:
         """Started, but not yet told what to run."""
         return not self.child.sent
 
-    def run(self, db_path: Path, suites: list[str], parameters: dict | None, immutable: bool | None) -> None:
+    def run(self, db_path: Path, suites: list[str], parameters: dict | None, immutable: bool | None,
+            after: Path | None = None) -> None:
+        """Hand the child its suites; with `after`, a file another child writes when it is done,
+        the child waits for that file before it loads the library and starts."""
         self.db_path, self.suites = db_path, suites
-        self.child.send({"db": str(db_path), "suites": suites, "parameters": parameters or {}, "immutable": immutable})
+        self.child.send({"db": str(db_path), "suites": suites, "parameters": parameters or {}, "immutable": immutable,
+                         "after": str(after) if after else None})
 
     def outcomes(self) -> list:
         from .expectations import ExpectationOutcome, SuiteOutcome
@@ -64,8 +70,12 @@ class SuitesInChild:
 def main(argv: list[str]) -> None:
     from .expectations import load_library, run_suites
 
-    load_library()
-    request = await_request(Path(argv[0]))
+    request_path = Path(argv[0])
+    if not request_path.exists():              # warmed up: load the library while the parent works
+        load_library()
+    request = await_request(request_path)
+    if request.get("after"):
+        await_file(Path(request["after"]))     # the other child is done: the core is free
     outcomes = run_suites(Path(request["db"]), request["suites"], request["parameters"], immutable=request["immutable"])
     Path(argv[1]).write_text(json.dumps([o.as_dict() for o in outcomes]), encoding="utf-8")
 

@@ -60,6 +60,7 @@ class UsageFileInChild:
                            {"path": str(path), "json_db": str(ctx.json_path),
                             "sidecars": str(ctx.work_dir / "usage-sidecars"), "progress": str(self.progress)},
                            ctx.work_dir, "usage")
+        self.result_path = self.child.result_path   # appears when the child is done (others may wait for it)
 
     def _bytes_read(self) -> int:
         try:
