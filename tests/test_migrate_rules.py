@@ -51,6 +51,20 @@ def test_every_table_reconciles_and_the_report_has_the_contract_keys(migrated):
     assert all(c["ok"] for c in report["checks"])
 
 
+def test_a_sum_of_the_source_scans_the_source_alone_only_where_the_value_is_the_rows_own():
+    """load_conserving_totals sums the source in one plain scan when the written value depends
+    on the row alone; a foreign key that may be nulled as an orphan depends on its parent."""
+    from hive_etl.schema import target_spec
+    from hive_etl.transform.table_plan import build_plan
+
+    spec = target_spec()["tables"]["usage_records"]
+    columns = [c["name"] for c in spec["columns"]]
+    plan = build_plan("usage_records", spec, columns, {"conversations", "users"})
+    assert plan.source_value_sql("cost") == next(c.expr for c in plan.columns if c.name == "cost")
+    assert "hive_real" in plan.source_value_sql("cost")          # normalised as the load writes it
+    assert plan.source_value_sql("conversation_id") is None
+
+
 def test_money_totals_reconcile_with_quarantined_rows(tmp_path, migrate):
     drifted = SOURCE_DDL.replace("action_type TEXT NOT NULL", "action_type TEXT")   # a build that lost the constraint
     run = migrate(make_install(tmp_path / "home", BASE + """

@@ -47,6 +47,7 @@ class FlaggedRows:
         # per NULLable column: (the source column it is archived under, what the reason says was done)
         self.archived_as = [(plan.source_of(c) or c, f"{c} set to {plan.fallback_of(c)}: ") for c in self.nulls]
         self.quarantined = self.skipped = 0
+        self.quarantined_sums = [0] * len(plan.tallied)   # of plan.tallied, over the quarantined rows
 
     def _pk(self, rid, key) -> dict:
         return dict(zip(self.plan.source_keys, key)) if self.keys else {"rowid": rid}
@@ -55,9 +56,13 @@ class FlaggedRows:
         sidecars, table = self.ctx.sidecars, self.plan.source_name
         key = rest[: self.keys]
         pairs = rest[self.keys: self.keys + 2 * len(self.nulls)]
-        raw = rest[self.keys + 2 * len(self.nulls):]
+        tallied = rest[self.keys + 2 * len(self.nulls): self.keys + 2 * len(self.nulls) + len(self.quarantined_sums)]
+        raw = rest[self.keys + 2 * len(self.nulls) + len(self.quarantined_sums):]
         if reason is not None:
             self.quarantined += 1
+            for i, value in enumerate(tallied):
+                if value is not None:
+                    self.quarantined_sums[i] += value
             sidecars.quarantine_row(table, rid, self._pk(rid, key), reason, self.columns, raw)
             return 0
         if skip is not None:
@@ -72,16 +77,17 @@ class FlaggedRows:
         return 1
 
 
-def load_table(ctx: RunContext, plan: TablePlan, bar=None) -> MergeOutcome | None:
+def load_table(ctx: RunContext, plan: TablePlan, bar=None, flagged: FlaggedRows | None = None) -> MergeOutcome | None:
     """Move one table in one pass; its counts are recorded in the context. Returns the merge's
     outcome when rows were matched against the target's (temp.merge_rows then holds them).
-    `bar` (hive_etl.progress) is moved by the table's source rows."""
+    `bar` (hive_etl.progress) is moved by the table's source rows; `flagged`, if given, is the
+    hive_flag to use (the caller reads what it saw)."""
     conn, table = ctx.conn, plan.table
     counts = ctx.counts(table)
     rows = row_count(conn, plan.source_schema, plan.source_table or table)
     counts.read += rows
     with _moving(conn, bar, plan.source_name, rows):
-        merged = _write(ctx, plan, counts)
+        merged = _write(ctx, plan, counts, flagged or FlaggedRows(ctx, plan))
     ctx.loaded.add(table)
     return merged
 
@@ -102,10 +108,9 @@ def _moving(conn: sqlite3.Connection, bar, note: str, rows: int):
     bar.update(ceiling)
 
 
-def _write(ctx: RunContext, plan: TablePlan, counts) -> MergeOutcome | None:
+def _write(ctx: RunContext, plan: TablePlan, counts, flagged: FlaggedRows) -> MergeOutcome | None:
     conn, table = ctx.conn, plan.table
     before = row_count(conn, "main", table)
-    flagged = FlaggedRows(ctx, plan)
     conn.create_function("hive_flag", -1, flagged)
     merged = None
     if before == 0 or not may_match(conn, plan):
@@ -134,21 +139,28 @@ def load_conserving_totals(ctx: RunContext, plan: TablePlan, columns: list[str],
         source = (target - target_before) + already_present + quarantined
 
     `source`: every source row's normalised value (a value that cannot be read as a number is
-    archived and counted nowhere); `quarantined`: those of quarantined rows;
-    `already_present`: those of rows the target already held (a merge, or a re-run);
-    `target_before`/`target`: the target's sums before and after the load. For a new target
-    the last two terms are 0 and this is the contract's source = target + quarantined.
+    archived and counted nowhere), by one plain scan of the source before the load;
+    `quarantined`: those of the rows the load quarantines, summed as `hive_flag` receives
+    them (plan.tallied); `already_present`: those of rows the target already held (a merge,
+    or a re-run); `target_before`/`target`: the target's sums before and after the load. For
+    a new target the last two terms are 0 and this is the contract's source = target +
+    quarantined.
     """
     conn = ctx.conn
-    sums = ", ".join(
-        f"coalesce(sum({plan.value_sql(c)}), 0), coalesce(sum(CASE WHEN m._reason IS NOT NULL THEN {plan.value_sql(c)} END), 0)"
-        for c in columns
-    )
-    row = conn.execute(f"SELECT {sums} FROM ({plan.middle_sql()}) AS m").fetchone()
+    alone = [plan.source_value_sql(c) for c in columns]
+    if all(alone):
+        source = conn.execute(f"SELECT {', '.join(f'coalesce(sum({e}), 0)' for e in alone)} "
+                              f"FROM {plan.source_schema}.{q(plan.source_table or plan.table)} AS s").fetchone()
+    else:   # a value that depends on other rows or tables: the whole plan, once more
+        source = conn.execute(f"SELECT {', '.join(f'coalesce(sum({plan.value_sql(c)}), 0)' for c in columns)} "
+                              f"FROM ({plan.middle_sql()}) AS m").fetchone()
     target_sums = ", ".join(f"coalesce(sum({q(c)}), 0)" for c in columns)
     before = conn.execute(f"SELECT {target_sums} FROM main.{q(plan.table)}").fetchone()
+    plan.tallied = list(columns)
+    flagged = FlaggedRows(ctx, plan)
+    merged = load_table(ctx, plan, bar, flagged)
     present = [0] * len(columns)
-    if load_table(ctx, plan, bar):  # the merge's temp table still holds this table's rows
+    if merged:  # the merge's temp table still holds this table's rows
         present = conn.execute(
             f"SELECT {', '.join(f'coalesce(sum(s.{q(c)}), 0)' for c in columns)} FROM temp.merge_rows AS s "
             f"WHERE s._action <> 'new'"
@@ -157,8 +169,8 @@ def load_conserving_totals(ctx: RunContext, plan: TablePlan, columns: list[str],
     for i, column in enumerate(columns):
         first = column not in ctx.totals
         total = _totals(ctx, column)
-        total["source"] += row[2 * i]
-        total["quarantined"] += row[2 * i + 1]
+        total["source"] += source[i]
+        total["quarantined"] += flagged.quarantined_sums[i]
         if first:  # several sources (the database, then the JSON files) load into one table
             total["target_before"] = before[i]
         total["already_present"] += present[i]

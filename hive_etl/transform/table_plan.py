@@ -76,6 +76,7 @@ class TablePlan:
     windows: list[str] = field(default_factory=list)
     orphaned: set[str] = field(default_factory=set)    # NULL-able foreign keys: set to NULL while not NULL
     parents: list[tuple[str, str]] = field(default_factory=list)   # (LEFT JOIN, key column) per foreign-key parent: one probe per row
+    tallied: list[str] = field(default_factory=list)   # columns whose values hive_flag also gets, to sum what is quarantined
 
     @property
     def column_names(self) -> list[str]:
@@ -126,17 +127,26 @@ class TablePlan:
     def keep_sql(self) -> str:
         """The load's one WHERE term: 1 for a row to write. A row that is quarantined, merged
         into another or loses a value is first reported to `hive_flag(rid, reason, skip,
-        source key values..., per NULLable column: why and original value..., the whole raw
-        source row...)`, which records it in the quarantine and archive files and answers
-        whether to write it; clean rows never leave SQL, and the arguments are only
-        evaluated for flagged rows. One pass: no audit scan, nothing held in memory."""
+        source key values..., per NULLable column: why and original value..., the values
+        written of the `tallied` columns..., the whole raw source row...)`, which records it
+        in the quarantine and archive files and answers whether to write it; clean rows never
+        leave SQL, and the arguments are only evaluated for flagged rows. One pass: no audit
+        scan, nothing held in memory."""
         flags = ["m._reason IS NOT NULL", "m._skip IS NOT NULL"] + [f"m.{q('_null_' + c)} IS NOT NULL" for c in self.nulls]
         args = ["m._rid", "m._reason", "m._skip"] + [f"m._pk_{i}" for i in range(len(self.source_keys))]
         for column in self.nulls:
             original = f"m.{q('_raw_' + column)}" if self.raw_of(column) else f"m.{q(column)}"
             args += [f"m.{q('_null_' + column)}", original]
+        args += [self.value_sql(c) for c in self.tallied]
         args += [f"m._src_{i}" for i in range(len(self.source_columns))]
         return f"CASE WHEN {' OR '.join(flags)} THEN hive_flag({', '.join(args)}) ELSE 1 END"
+
+    def source_value_sql(self, column: str) -> str | None:
+        """The value written of `column`, over the source row `s` alone (no parents, no other
+        rows), when it depends on nothing else: a sum of it needs one plain scan of the source."""
+        if column in self.orphaned or (column in self.nulls and self.fallback_of(column) != "NULL"):
+            return None
+        return next(c.expr for c in self.columns if c.name == column)
 
     def insert_sql(self) -> str:
         """The bulk load into a table that has no rows yet: source keys are kept."""
