@@ -1,0 +1,88 @@
+"""Usage records of the usage file that repeat a usage row already known (the source's, or the
+target's when merging) are dropped before the load, however their numbers and instants are
+spelled; records that differ in anything the content key covers stay."""
+
+import sqlite3
+from datetime import datetime, timezone
+
+from hive_etl.context import RunContext
+from hive_etl.extract.json_staging import create_staging
+from hive_etl.load import legacy_json
+
+COLUMNS = ("id", "user_id", "conversation_id", "action_type", "cost", "tokens_input", "tokens_output",
+           "model_used", "timestamp")
+ROW = {"id": "t1", "user_id": "u1", "conversation_id": "c1", "action_type": "model_call", "cost": 0.25,
+       "tokens_input": 10, "tokens_output": 20, "model_used": "openai/gpt-4o", "timestamp": "2025-03-01T10:00:00.000Z"}
+
+
+def _dedup(tmp_path, target_rows: list[dict], records: list[dict], calls: list | None = None) -> set[str]:
+    """Run the de-duplication over `records` staged from the usage file, with `target_rows` in a
+    target being merged into (columns without type affinity: a drifted build may hold text);
+    return the ids of the records that remain."""
+    conn = sqlite3.connect(tmp_path / "build.db", isolation_level=None)
+    conn.execute(f"CREATE TABLE usage_records ({', '.join(COLUMNS)})")
+    conn.execute("ATTACH DATABASE ? AS json", (str(tmp_path / "json.db"),))
+    create_staging(conn, "usage_records", schema="json")
+    for row in target_rows:
+        conn.execute(f"INSERT INTO main.usage_records VALUES ({', '.join('?' * len(COLUMNS))})", [row[c] for c in COLUMNS])
+    for n, row in enumerate(records):
+        conn.execute(f"INSERT INTO json.usage_records VALUES ({', '.join('?' * (len(COLUMNS) + 2))})",
+                     [row[c] for c in COLUMNS] + ["usage-monitor.json", f"$.records[{n}]"])
+    ctx = RunContext(source=tmp_path / "hive-ai.db", target=tmp_path / "out.db", home=tmp_path,
+                     report_dir=tmp_path / "report", now=datetime.now(timezone.utc))
+    ctx.conn, ctx.target_rows_before = conn, {"usage_records": len(target_rows)}
+    legacy_json.prepare(ctx)
+    if calls is not None:   # count the content keys computed in Python
+
+        def counted(*values):
+            calls.append(values)
+            return legacy_json._usage_id(*values)
+
+        conn.create_function("hive_usage_id", len(legacy_json.USAGE_COLUMNS), counted, deterministic=True)
+    removed = legacy_json._drop_usage_duplicates(ctx)
+    left = {r[0] for r in conn.execute("SELECT id FROM json.usage_records")}
+    assert removed == len(records) - len(left)
+    return left
+
+
+def test_a_record_equal_by_content_is_dropped_however_spelled(tmp_path):
+    records = [{**ROW, "id": "same"},
+               {**ROW, "id": "same-instant", "timestamp": "2025-03-01 10:00:00"},
+               {**ROW, "id": "cost-as-text", "cost": "0.25"},
+               {**ROW, "id": "other-tokens", "tokens_output": 21},
+               {**ROW, "id": "other-conversation", "conversation_id": "c2"},
+               {**ROW, "id": "other-instant", "timestamp": "2025-03-01T10:00:00.001Z"},
+               {**ROW, "id": "other-model", "model_used": "openai/gpt-4o-mini"}]
+    assert _dedup(tmp_path, [ROW], records) == {"other-tokens", "other-conversation", "other-instant", "other-model"}
+
+
+def test_a_known_row_holding_its_numbers_as_text_still_matches(tmp_path):
+    texty = {**ROW, "cost": "0.25", "tokens_input": "10"}
+    records = [{**ROW, "id": "same"}, {**ROW, "id": "other-cost", "cost": 0.5}]
+    assert _dedup(tmp_path, [texty], records) == {"other-cost"}
+
+
+def test_rows_without_a_conversation_match_each_other_only_by_content(tmp_path):
+    lone = {**ROW, "conversation_id": None}
+    records = [{**lone, "id": "same"}, {**lone, "id": "other-cost", "cost": 1.0}, {**ROW, "id": "with-conversation"}]
+    assert _dedup(tmp_path, [lone], records) == {"other-cost", "with-conversation"}
+
+
+def test_nothing_known_drops_nothing(tmp_path):
+    assert _dedup(tmp_path, [], [{**ROW, "id": "a"}]) == {"a"}
+
+
+def test_many_rows_sharing_conversation_cost_and_tokens_cost_one_key_each_at_most(tmp_path):
+    """Sync rows: no conversation, no cost, no tokens, only the instant differs. Pairing each
+    known row with each record of the same numbers would be quadratic; each row's key is
+    computed once at most."""
+    def sync(n, prefix):
+        return {**ROW, "id": f"{prefix}{n}", "conversation_id": None, "cost": 0.0, "tokens_input": 0, "tokens_output": 0,
+                "action_type": "sync", "timestamp": f"2025-03-01T10:{n // 60 % 60:02d}:{n % 60:02d}.000Z"}
+
+    known = [sync(n, "t") for n in range(0, 600, 2)]             # every even second
+    records = [sync(n, "r") for n in range(3000)]                 # every second: the even ones repeat a known row
+    calls = []
+    left = _dedup(tmp_path, known, records, calls)
+    assert left == {f"r{n}" for n in range(3000) if n % 2 or n >= 600}
+    assert len(calls) <= len(known) + len(records)
