@@ -48,6 +48,9 @@ class FlaggedRows:
         self.archived_as = [(plan.source_of(c) or c, f"{c} set to {plan.fallback_of(c)}: ") for c in self.nulls]
         self.quarantined = self.skipped = 0
         self.quarantined_sums = [0] * len(plan.tallied)   # of plan.tallied, over the quarantined rows
+        # where hive_flag's arguments after (rid, reason, skip) end: source key, NULLed pairs, tallied values
+        self.pairs_at = self.keys + 2 * len(self.nulls)
+        self.tallied_at = self.pairs_at + len(plan.tallied)
 
     def _pk(self, rid, key) -> dict:
         return dict(zip(self.plan.source_keys, key)) if self.keys else {"rowid": rid}
@@ -55,9 +58,9 @@ class FlaggedRows:
     def __call__(self, rid, reason, skip, *rest):
         sidecars, table = self.ctx.sidecars, self.plan.source_name
         key = rest[: self.keys]
-        pairs = rest[self.keys: self.keys + 2 * len(self.nulls)]
-        tallied = rest[self.keys + 2 * len(self.nulls): self.keys + 2 * len(self.nulls) + len(self.quarantined_sums)]
-        raw = rest[self.keys + 2 * len(self.nulls) + len(self.quarantined_sums):]
+        pairs = rest[self.keys: self.pairs_at]
+        tallied = rest[self.pairs_at: self.tallied_at]
+        raw = rest[self.tallied_at:]
         if reason is not None:
             self.quarantined += 1
             for i, value in enumerate(tallied):
