@@ -116,11 +116,16 @@ class TablePlan:
         extra = "".join(", " + n for n in nulls)
         return f"SELECT n.*, {reason} AS _reason{extra} FROM ({self.inner_sql()}) AS n"
 
+    def _replaced_when_flagged(self, column: str) -> bool:
+        """Whether the value written of `column` is not simply its normalised value: a value
+        that could not be normalised is NULL already, so only an orphaned foreign key, or a
+        fallback other than NULL, takes the `_null_` test."""
+        return column in self.orphaned or (column in self.nulls and self.fallback_of(column) != "NULL")
+
     def value_sql(self, column: str) -> str:
-        """The value written. A value that could not be normalised is NULL already, so only an
-        orphaned foreign key, or a fallback other than NULL, needs the `_null_` test (SQLite
-        inlines the subqueries: each test evaluates the column's expression once more)."""
-        if column in self.orphaned or (column in self.nulls and self.fallback_of(column) != "NULL"):
+        """The value written (SQLite inlines the subqueries: each `_null_` test evaluates the
+        column's expression once more, so it is made only where it changes the value)."""
+        if self._replaced_when_flagged(column):
             return f"CASE WHEN m.{q('_null_' + column)} IS NOT NULL THEN {self.fallback_of(column)} ELSE m.{q(column)} END"
         return f"m.{q(column)}"
 
@@ -144,7 +149,7 @@ class TablePlan:
     def source_value_sql(self, column: str) -> str | None:
         """The value written of `column`, over the source row `s` alone (no parents, no other
         rows), when it depends on nothing else: a sum of it needs one plain scan of the source."""
-        if column in self.orphaned or (column in self.nulls and self.fallback_of(column) != "NULL"):
+        if self._replaced_when_flagged(column):
             return None
         return next(c.expr for c in self.columns if c.name == column)
 
