@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from conftest import REPO, SAMPLES, load_generator, run_cli
 from hive_etl.checks import expectations as ex
 from hive_etl.checks.junit import junit_tree
-from hive_etl.checks.suite_worker import SuitesInChild
+from hive_etl.checks.suite_worker import SuitesInChild, suites_request
 from hive_etl.schema import target_spec
 from hive_etl.transform.model_ids import canonicalise, shipped_aliases
 
@@ -122,7 +122,7 @@ def test_a_child_started_before_its_database_is_ready_waits_then_runs_the_suite(
         with pytest.raises(subprocess.TimeoutExpired):   # it waits for its request; it does not exit
             worker.child.process.wait(timeout=1.0)
         assert not worker.child.result_path.exists()
-        worker.run(migrated.db, ["target"], migrated.params, True)
+        worker.run(suites_request(migrated.db, ["target"], migrated.params, True))
         assert not worker.waiting
         [outcome] = worker.outcomes()
     finally:
@@ -136,9 +136,8 @@ def test_a_child_told_to_follow_another_waits_for_its_result_file(migrated, tmp_
     """The source suites' child starts with the snapshot but must not take the second core
     until the usage file's child has written its result."""
     other = tmp_path / "usage-result.json"
-    worker = SuitesInChild(tmp_path, "target")
+    worker = SuitesInChild(tmp_path, "target", suites_request(migrated.db, ["target"], migrated.params, True, after=other))
     try:
-        worker.run(migrated.db, ["target"], migrated.params, True, after=other)
         with pytest.raises(subprocess.TimeoutExpired):   # the other is not done: it waits
             worker.child.process.wait(timeout=1.5)
         assert not worker.child.result_path.exists()

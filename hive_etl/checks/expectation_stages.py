@@ -6,7 +6,8 @@ the other core while the pipeline goes on (the source suites as soon as the snap
 taken, but waiting for the usage file's child to finish before loading their library, so
 the two take the second core in turn; the target suite beside the post-load checks; the
 source suites are awaited before the target's child starts, so one suites process runs at a
-time); `checks.*_expectations` waits for it and records the outcome. A pipeline that lists only the second runs it there.
+time); `checks.*_expectations` waits for it and records the outcome. A pipeline that lists
+only the second runs it there.
 `checks.warm_target_expectations` starts the target suite's child earlier, before the
 database is complete: it imports the library (about 2 s) while the indexes are built, and
 `checks.start_target_expectations` then hands it the finished database.
@@ -70,11 +71,13 @@ def _start(ctx: RunContext, name: str, db_path: Path, suites: list[str], paramet
 
         ctx.background[name] = _Finished(run_suites(db_path, suites, parameters, immutable=immutable, count_first=False))
         return
-    from .suite_worker import SuitesInChild
+    from .suite_worker import SuitesInChild, suites_request
 
-    worker = ctx.background.get(name) or SuitesInChild(ctx.work_dir, name)  # warmed up already, or new
-    worker.run(db_path, suites, parameters, immutable, after)
-    ctx.background[name] = worker
+    request = suites_request(db_path, suites, parameters, immutable, after)
+    if name in ctx.background:                     # warmed up already: hand it the request
+        ctx.background[name].run(request)
+    else:                                          # started with it: nothing to race with
+        ctx.background[name] = SuitesInChild(ctx.work_dir, name, request)
 
 
 def _await(ctx: RunContext, name: str, start) -> list:

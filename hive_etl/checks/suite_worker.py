@@ -8,12 +8,14 @@ working set. The pipeline's expectation stages therefore start
 where the request names the database, the suites, the parameters and whether the file is
 immutable, and read plain outcomes back. Memory of the migration process stays flat; the
 child's is the library's own. The child runs beside the pipeline, on the machine's other
-core: the source suites once the usage file's child is done (beside the table and JSON loads),
-the target suite while the post-load checks run (pipelines/migrate.yaml says where each starts and where its outcome is awaited).
-A child can be started before its database is complete (`SuitesInChild` first, `run` later):
-it imports the library while the pipeline builds the indexes, and starts on the request.
-A child started with its request may be told to follow another (`after`): the source suites
-start as soon as the usage file's child is done, whatever stage the pipeline is at.
+core: the source suites once the usage file's child is done (beside the table and JSON
+loads), the target suite while the post-load checks run (pipelines/migrate.yaml says where
+each starts and where its outcome is awaited).
+A child can be started before its database is complete (`SuitesInChild` without a request,
+`run` later): it imports the library while the pipeline builds the indexes, and starts on the
+request. A child started with its request may be told to follow another (`after`): the
+source suites start as soon as the usage file's child is done, whatever stage the pipeline
+is at, and load their library only then.
 (`--data-docs` needs Great Expectations' result objects and runs the suites in the
 pipeline's process instead.)
 """
@@ -28,35 +30,41 @@ from ..child_process import Child, await_file, await_request
 from ..errors import HiveEtlError
 
 
-class SuitesInChild:
-    """A child process for expectation suites, on another core. It starts at once and loads
-    Great Expectations; `run()` gives it the suites, `outcomes()` waits for them, `stop()`
-    abandons them."""
+def suites_request(db_path: Path, suites: list[str], parameters: dict | None, immutable: bool | None,
+                   after: Path | None = None) -> dict:
+    """What a suites child is asked to run; with `after`, a file another child writes when it
+    is done, the child waits for that file before it loads the library and starts."""
+    return {"db": str(db_path), "suites": suites, "parameters": parameters or {}, "immutable": immutable,
+            "after": str(after) if after else None}
 
-    def __init__(self, folder: Path, name: str):
-        self.db_path, self.suites = None, []
-        self.child = Child("hive_etl.checks.suite_worker", None, folder, f"suites-{name}")
+
+class SuitesInChild:
+    """A child process for expectation suites, on another core, started at once: with its
+    request (`suites_request`) it runs the suites; without one it loads Great Expectations and
+    waits for `run()`. `outcomes()` waits for them, `stop()` abandons them."""
+
+    def __init__(self, folder: Path, name: str, request: dict | None = None):
+        self.request = request
+        self.child = Child("hive_etl.checks.suite_worker", request, folder, f"suites-{name}")
 
     @property
     def waiting(self) -> bool:
         """Started, but not yet told what to run."""
         return not self.child.sent
 
-    def run(self, db_path: Path, suites: list[str], parameters: dict | None, immutable: bool | None,
-            after: Path | None = None) -> None:
-        """Hand the child its suites; with `after`, a file another child writes when it is done,
-        the child waits for that file before it loads the library and starts."""
-        self.db_path, self.suites = db_path, suites
-        self.child.send({"db": str(db_path), "suites": suites, "parameters": parameters or {}, "immutable": immutable,
-                         "after": str(after) if after else None})
+    def run(self, request: dict) -> None:
+        """Hand a child started without a request its suites."""
+        self.request = request
+        self.child.send(request)
 
     def outcomes(self) -> list:
         from .expectations import ExpectationOutcome, SuiteOutcome
 
         result = self.child.result()
         if result is None:
-            raise HiveEtlError(f"expectation suites {', '.join(self.suites)[:80]} could not run on {self.db_path}: "
-                               f"{self.child.last_words()}")
+            request = self.request or {"suites": [], "db": "(never sent)"}
+            raise HiveEtlError(f"expectation suites {', '.join(request['suites'])[:80]} could not run on "
+                               f"{request['db']}: {self.child.last_words()}")
         outcomes = []
         for suite in result:
             results = [ExpectationOutcome(**{k: v for k, v in r.items() if k != "status"}) for r in suite["results"]]
