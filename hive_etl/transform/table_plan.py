@@ -66,6 +66,7 @@ class TablePlan:
     source_table: str | None = None      # the table read there, when not named like the target table
     label: str | None = None             # the name its quarantine and archive records go under
     skip_counts_as: str = "merged"       # how rows that skip_sql holds back are counted
+    row_number: str = "rowid"            # the source column that numbers its rows (`_rid`)
 
     @property
     def source_name(self) -> str:
@@ -92,7 +93,7 @@ class TablePlan:
         return next((c.fallback for c in self.columns if c.name == column), "NULL")
 
     def inner_sql(self) -> str:
-        parts = ["s.rowid AS _rid"]
+        parts = [f"s.{self.row_number} AS _rid"]
         for c in self.columns:
             parts.append(f"{c.expr} AS {q(c.name)}")
             if c.raw is not None:
@@ -222,12 +223,14 @@ def build_plan(
     label: str | None = None,
     skip_counts_as: str = "merged",
     normalised: dict[str, str] | None = None,
+    row_number: str = "rowid",
 ) -> TablePlan:
     """The plan for one table. `existing_tables` are the tables present in the target;
     `natural_key`, for an autoincrement table, the columns that identify one of its rows;
     `normalised`, the columns whose source values were already normalised by the same rule
     (column -> kind: the legacy JSON reader's timestamps, numbers, integers and booleans),
-    which are read as they are."""
+    which are read as they are; `row_number`, the source column that numbers its rows (a
+    staged JSON table's `_seq`)."""
     rules = rules_for(table)
     present = set(source_columns)
     overrides = overrides or {}
@@ -275,7 +278,8 @@ def build_plan(
     renumber = bool(spec["autoincrement"]) and not any(p in overrides for p in pk)
     plan = TablePlan(table, columns, pk, source_columns, skip_sql=skip_sql, renumber=renumber,
                      natural_key=list(natural_key or []), source_keys=[k for k in source_keys or [] if k in present],
-                     source_schema=source_schema, label=label, skip_counts_as=skip_counts_as)
+                     source_schema=source_schema, label=label, skip_counts_as=skip_counts_as,
+                     row_number=row_number)
     _add_reasons(plan, spec, existing_tables)
     return plan
 
@@ -327,7 +331,7 @@ def _add_reasons(plan: TablePlan, spec: dict, existing_tables: set[str]) -> None
         rank = f"_unique_{i}"
         # Rows merged into another (skip_sql) are not written, so they take no rank.
         skip = plan.skip_sql or "NULL"
-        plan.windows.append(f"row_number() OVER (PARTITION BY {key}, {skip} IS NULL ORDER BY s.rowid) AS {rank}")
+        plan.windows.append(f"row_number() OVER (PARTITION BY {key}, {skip} IS NULL ORDER BY s.{plan.row_number}) AS {rank}")
         present = " AND ".join(["n._skip IS NULL"] + [f"n.{q(c)} IS NOT NULL" for c in unique])
         same = " AND ".join(f"e.{q(c)} = n.{q(c)}" for c in unique)
         other = " OR ".join(f"e.{q(p)} IS NOT n.{q(p)}" for p in plan.pk)

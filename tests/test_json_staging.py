@@ -1,0 +1,62 @@
+"""Staging the legacy JSON files (hive_etl/extract/json_staging.py): a key repeated in its own
+file keeps its first record and counts the others as duplicates; staged rows keep their record
+number and are read back in key order (what lets the loader write them where the target's
+key index ends)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hive_etl.context import RunContext
+from hive_etl.extract.json_staging import BIG_FILE, stage_files
+from hive_etl.load.sidecars import Sidecars
+
+
+def _record(rid: str | None, cost: float, minute: int) -> dict:
+    record = {"userId": "u1", "conversationId": "c1", "action": "model_call", "model": "openai/gpt-4o",
+              "cost": cost, "inputTokens": 10, "outputTokens": 20, "timestamp": f"2025-03-01T10:{minute:02d}:00.000Z"}
+    return record if rid is None else {"id": rid, **record}
+
+
+def _stage(tmp_path: Path, records: list) -> tuple[RunContext, list[tuple]]:
+    usage = tmp_path / "usage-monitor.json"
+    usage.write_text(json.dumps({"records": records}), encoding="utf-8")
+    ctx = RunContext(source=tmp_path / "hive-ai.db", target=tmp_path / "out.db", home=tmp_path,
+                     report_dir=tmp_path / "report", now=datetime.now(timezone.utc))
+    ctx.json_path = tmp_path / "json.db"
+    ctx.sidecars = Sidecars(tmp_path / "sidecars")
+
+    class Bar:
+        done = 0
+
+        def update(self, done, note=None):
+            self.done = done
+
+    stage_files(ctx, {BIG_FILE: usage}, Bar())
+    ctx.sidecars.close()
+    conn = sqlite3.connect(ctx.json_path)
+    rows = conn.execute("SELECT id, cost, _json_path, _seq FROM usage_records").fetchall()
+    conn.close()
+    return ctx, rows
+
+
+def test_a_key_repeated_in_its_file_keeps_its_first_record(tmp_path):
+    records = [_record("b", 0.5, 0), _record("a", 0.1, 1), _record("b", 0.9, 2), _record("b", 0.7, 3)]
+    ctx, rows = _stage(tmp_path, records)
+    assert {r[0]: r[1] for r in rows} == {"a": 0.1, "b": 0.5}
+    counts = ctx.sources["usage-monitor.json"]
+    assert (counts.records, counts.duplicates, counts.repeated_in_file) == (4, 2, 2)
+
+
+def test_staged_rows_are_read_in_key_order_with_their_record_number(tmp_path):
+    ids = [f"id-{n:03d}" for n in (7, 3, 9, 1, 5)]
+    records = [_record(rid, 0.25, n) for n, rid in enumerate(ids)] + [_record(None, 0.3, 59)]
+    _, rows = _stage(tmp_path, records)
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)           # a plain scan goes in key order
+    assert {r[0]: r[3] for r in rows if r[0] in ids} == {rid: n + 1 for n, rid in enumerate(ids)}
+    generated = [r for r in rows if r[0] not in ids]
+    assert len(generated) == 1 and generated[0][0].startswith("json-") and generated[0][3] == 6
+    assert all(r[2] == f"$.records[{r[3] - 1}]" for r in rows)
