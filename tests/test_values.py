@@ -35,6 +35,8 @@ def test_timestamps_sqlite_understands_are_kept_byte_for_byte(sql, kept):
     ("Mon Jan 15 2024 12:30:00 GMT+0200 (Eastern European Standard Time)", "2024-01-15T10:30:00.000Z"),
     ("Mon, 15 Jan 2024 10:30:00 GMT", "2024-01-15T10:30:00.000Z"),
     ("2024/01/15 10:30:00", "2024-01-15T10:30:00.000Z"),
+    (-40000000000, "0702-06-15T00:53:20.000Z"),          # before the year 1000: still four digits
+    ("-40000000000", "0702-06-15T00:53:20.000Z"),
 ])
 def test_other_timestamps_become_utc_iso_with_milliseconds(sql, raw, expected):
     assert sql(values.timestamp_sql, raw) == expected

@@ -29,10 +29,16 @@ _JS_DATE = re.compile(r"^\w{3} (\w{3} \d{1,2} \d{4} \d{2}:\d{2}:\d{2}) GMT([+-]\
 _OTHER_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d %b %Y %H:%M:%S")
 
 
+def _iso_seconds(moment: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS`, the year always four digits (strftime's %Y gives '702' for 702)."""
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+            f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}")
+
+
 def format_utc(moment: datetime) -> str:
     """`YYYY-MM-DDTHH:MM:SS.sssZ`, the one form the tool writes timestamps in."""
     moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment
-    return moment.strftime(ISO_FORMAT) + f".{moment.microsecond // 1000:03d}Z"
+    return _iso_seconds(moment) + f".{moment.microsecond // 1000:03d}Z"
 
 
 def _from_epoch(value: float | int) -> str | None:
@@ -43,7 +49,7 @@ def _from_epoch(value: float | int) -> str | None:
         moment = datetime.fromtimestamp(millis // 1000, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
-    return moment.strftime(ISO_FORMAT) + f".{millis % 1000:03d}Z"
+    return _iso_seconds(moment) + f".{millis % 1000:03d}Z"
 
 
 def parse_number(value) -> int | float | None:
