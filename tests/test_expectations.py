@@ -408,6 +408,16 @@ def test_counting_first_gives_the_same_outcomes_and_data_docs_runs_show_the_libr
     assert ex.COUNT_ONLY not in types(plain) and ex.UNEXPECTED_ROWS in types(plain)
 
 
+def test_column_map_expectations_counted_first_keep_their_samples_where_they_fail():
+    names = ex.source_suites()
+    counted = ex.run_suites(SAMPLE_DB, names, immutable=True)
+    plain = ex.run_suites(SAMPLE_DB, names, immutable=True, count_first=False)
+    outcomes = lambda runs: [(r.name, r.success, r.observed) for o in runs for r in o.results]  # noqa: E731
+    assert outcomes(counted) == outcomes(plain)
+    failed = [r for o in counted for r in o.results if r.success is False and r.expectation_type.startswith("expect_column_values_")]
+    assert failed and all(", e.g. [" in r.observed and r.observed.split(", e.g. ")[1] != "[]" for r in failed)
+
+
 def test_data_docs_are_built_from_outcomes(migrated, tmp_path):
     outcomes = ex.run_suites(migrated.db, ["target"], migrated.params,
                              only=["row count: users", "fk: messages.conversation_id -> conversations.id"])
