@@ -8,9 +8,10 @@ the two take the second core in turn; the target suite beside the post-load chec
 source suites are awaited before the target's child starts, so one suites process runs at a
 time); `checks.*_expectations` waits for it and records the outcome. A pipeline that lists
 only the second runs it there.
-`checks.warm_target_expectations` starts the target suite's child earlier, before the
-database is complete: it imports the library (about 2 s) while the indexes are built, and
-`checks.start_target_expectations` then hands it the finished database.
+`checks.warm_target_expectations` (listed by no shipped pipeline: docs/migration.md says why)
+starts the target suite's child earlier, before the database is complete: it imports the
+library (about 2 s) meanwhile, and `checks.start_target_expectations` then hands it the
+finished database.
 
 Great Expectations is imported here only when a stage runs (hive_etl.checks.expectations
 does the importing), so `hive-etl --help` never pays for it. Failures of severity "error"

@@ -12,8 +12,8 @@ core: the source suites once the usage file's child is done (beside the table an
 loads), the target suite while the post-load checks run (pipelines/migrate.yaml says where
 each starts and where its outcome is awaited).
 A child can be started before its database is complete (`SuitesInChild` without a request,
-`run` later): it imports the library while the pipeline builds the indexes, and starts on the
-request. A child started with its request may be told to follow another (`after`): the
+`run` later): it imports the library while the pipeline works, and starts on the request
+(the optional `checks.warm_target_expectations` stage). A child started with its request may be told to follow another (`after`): the
 source suites start as soon as the usage file's child is done, whatever stage the pipeline
 is at, and load their library only then.
 (`--data-docs` needs Great Expectations' result objects and runs the suites in the
