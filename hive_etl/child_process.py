@@ -6,7 +6,9 @@ REQUEST.json RESULT.json`: the request says what to do, the result says what cam
 A child may be started before its request is known (`request=None`, then `send()`): it
 loads its libraries meanwhile and takes the request when it appears (`await_request`). A
 child can also be told to wait for another's result file before it starts its work
-(`await_file`), so that two of them share the second core one after the other.
+(`await_file`), so that two of them share the second core one after the other, and may
+take more than one request, each with its own request and result file (`send` and
+`answer` with a path).
 Its stderr goes to a log file, not a pipe, so a chatty child never blocks; on Linux the
 child is killed with its parent, so a killed migration leaves nothing running.
 """
@@ -50,12 +52,11 @@ class Child:
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
-    def send(self, request: dict) -> None:
-        """Hand the child its request; it appears whole (written aside, then renamed)."""
-        partial = self.request.with_name(self.request.name + ".partial")
-        partial.write_text(json.dumps(request), encoding="utf-8")
-        os.replace(partial, self.request)
-        self.sent = True
+    def send(self, request: dict, path: Path | None = None) -> None:
+        """Hand the child its request (or, at `path`, a later one); it appears whole."""
+        write_whole(path or self.request, json.dumps(request))
+        if path is None:
+            self.sent = True
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -69,6 +70,15 @@ class Child:
             return None
         return json.loads(self.result_path.read_text(encoding="utf-8"))
 
+    def answer(self, path: Path):
+        """The answer the child writes to `path` (parsed JSON), once written, without waiting
+        for it to exit (it may go on to another request); None when it exits without one."""
+        while not path.exists() and self.process.poll() is None:
+            time.sleep(REQUEST_POLL_SECONDS)
+        if not path.exists():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+
     def last_words(self) -> str:
         lines = self.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
         return (lines or ["no output"])[-1]
@@ -77,6 +87,13 @@ class Child:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader polling for the file never sees it in part."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 def await_file(path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .checks.expectation_stages import (source_expectations, start_source_expectations, start_target_expectations,
-                                        target_expectations, warm_target_expectations)
+                                        target_expectations)
 from .checks.post_load import run_post_load_checks
 from .context import RunContext
 from .errors import ChecksFailed
@@ -95,7 +95,6 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "report.figures": compute_figures,
     "load.build_indexes": build_indexes,
     "checks.post_load": post_load_checks,
-    "checks.warm_target_expectations": warm_target_expectations,
     "checks.start_target_expectations": start_target_expectations,
     "checks.target_expectations": target_expectations,
     "load.finalise_and_swap": finalise_and_swap,

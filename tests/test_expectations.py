@@ -27,6 +27,7 @@ from conftest import REPO, SAMPLES, load_generator, run_cli
 from hive_etl.checks import expectations as ex
 from hive_etl.checks.junit import junit_tree
 from hive_etl.checks.suite_worker import SuitesInChild, suites_request
+from hive_etl.errors import HiveEtlError
 from hive_etl.schema import target_spec
 from hive_etl.transform.model_ids import canonicalise, shipped_aliases
 
@@ -112,24 +113,28 @@ def test_target_suite_passes_on_the_migrated_sample(migrated):
     assert row_count.observed.startswith(f"{migrated.params['rows_messages']} ")
 
 
-def test_a_child_started_before_its_database_is_ready_waits_then_runs_the_suite(migrated, tmp_path):
-    """The pipeline starts the target suite's child while the indexes are still being built;
-    it must not touch the database until it is handed the request, then report exactly what
-    running the suite here reports."""
-    worker = SuitesInChild(tmp_path, "target")
+def test_a_child_that_stays_runs_the_next_request_only_when_handed_it(migrated, tmp_path):
+    """The source suites' child stays for the target suite, which the pipeline hands it once
+    the indexes are built: between the two it must not exit or touch the database; then it
+    reports exactly what running the suite here reports, and exits."""
+    first = suites_request(migrated.db, ["target"], None, True)            # no parameters: some skipped
+    worker = SuitesInChild(tmp_path, "source", first, then="target")
+    following = worker.following()
     try:
-        assert worker.waiting
-        with pytest.raises(subprocess.TimeoutExpired):   # it waits for its request; it does not exit
+        [before] = worker.outcomes()
+        assert before.skipped() and following.waiting
+        with pytest.raises(subprocess.TimeoutExpired):   # answered, but it stays for the next request
             worker.child.process.wait(timeout=1.0)
-        assert not worker.child.result_path.exists()
-        worker.run(suites_request(migrated.db, ["target"], migrated.params, True))
-        assert not worker.waiting
-        [outcome] = worker.outcomes()
+        assert not following.result_path.exists()
+        following.run(suites_request(migrated.db, ["target"], migrated.params, True))
+        assert not following.waiting
+        [outcome] = following.outcomes()
+        assert worker.child.process.wait(timeout=30) == 0
     finally:
         worker.stop()
     here = ex.run_suite(migrated.db, "target", migrated.params)
     assert [(r.name, r.success, r.observed) for r in outcome.results] == [(r.name, r.success, r.observed) for r in here.results]
-    assert outcome.failed() == [] and len(outcome.results) == len(TARGET_NAMES)
+    assert outcome.failed() == [] and outcome.skipped() == [] and len(outcome.results) == len(TARGET_NAMES)
 
 
 def test_a_child_told_to_follow_another_waits_for_its_result_file(migrated, tmp_path):
@@ -148,9 +153,12 @@ def test_a_child_told_to_follow_another_waits_for_its_result_file(migrated, tmp_
     assert outcome.failed() == [] and len(outcome.results) == len(TARGET_NAMES)
 
 
-def test_a_child_never_given_its_suites_is_stopped_not_awaited(tmp_path):
-    worker = SuitesInChild(tmp_path, "target")
-    assert worker.child.result() is None and not worker.child.running()
+def test_a_next_request_never_handed_over_is_stopped_not_awaited(migrated, tmp_path):
+    worker = SuitesInChild(tmp_path, "source", suites_request(migrated.db, ["target"], None, True), then="target")
+    worker.outcomes()
+    with pytest.raises(HiveEtlError, match="never sent"):
+        worker.following().outcomes()
+    assert not worker.child.running()
 
 
 def test_without_report_figures_parameter_expectations_are_skipped_not_failed(migrated):

@@ -5,13 +5,9 @@ Each suite set is two stages: `checks.start_*` starts it in a child process, whi
 the other core while the pipeline goes on (the source suites as soon as the snapshot is
 taken, but waiting for the usage file's child to finish before loading their library, so
 the two take the second core in turn; the target suite beside the post-load checks; the
-source suites are awaited before the target's child starts, so one suites process runs at a
-time); `checks.*_expectations` waits for it and records the outcome. A pipeline that lists
-only the second runs it there.
-`checks.warm_target_expectations` (listed by no shipped pipeline: docs/migration.md says why)
-starts the target suite's child earlier, before the database is complete: it imports the
-library (about 2 s) meanwhile, and `checks.start_target_expectations` then hands it the
-finished database.
+source suites' child stays and runs the target suite too, so Great Expectations is imported
+once and one suites process runs at a time); `checks.*_expectations` waits for it and records
+the outcome. A pipeline that lists only the second runs it there.
 
 Great Expectations is imported here only when a stage runs (hive_etl.checks.expectations
 does the importing), so `hive-etl --help` never pays for it. Failures of severity "error"
@@ -64,9 +60,10 @@ class _Finished:
 
 
 def _start(ctx: RunContext, name: str, db_path: Path, suites: list[str], parameters: dict | None,
-           immutable: bool | None, after: Path | None = None) -> None:
+           immutable: bool | None, after: Path | None = None, then: str | None = None) -> None:
     """Start suites in a child process (flat memory here, another core), or run them in this one
-    when Data Docs are wanted; `_await` collects the outcome."""
+    when Data Docs are wanted; `_await` collects the outcome. With `then`, the child stays for
+    the suites started under that name later (the library is imported once)."""
     if ctx.data_docs:
         from .expectations import run_suites
 
@@ -75,10 +72,12 @@ def _start(ctx: RunContext, name: str, db_path: Path, suites: list[str], paramet
     from .suite_worker import SuitesInChild, suites_request
 
     request = suites_request(db_path, suites, parameters, immutable, after)
-    if name in ctx.background:                     # warmed up already: hand it the request
+    if name in ctx.background:                     # a child stays for it: hand it the request
         ctx.background[name].run(request)
     else:                                          # started with it: nothing to race with
-        ctx.background[name] = SuitesInChild(ctx.work_dir, name, request)
+        ctx.background[name] = SuitesInChild(ctx.work_dir, name, request, then=then)
+        if then and then not in ctx.background:
+            ctx.background[then] = ctx.background[name].following()
 
 
 def _await(ctx: RunContext, name: str, start) -> list:
@@ -91,19 +90,12 @@ def start_source_expectations(ctx: RunContext) -> None:
     from .expectations import source_suites
 
     usage = ctx.background.get("usage_file")    # still staging the usage file: the suites follow it
-    _start(ctx, "source", _snapshot_file(ctx), source_suites(), None, True, usage.result_path if usage else None)
+    _start(ctx, "source", _snapshot_file(ctx), source_suites(), None, True, usage.result_path if usage else None,
+           then="target")
 
 
 def source_expectations(ctx: RunContext) -> None:
     _record(ctx, _await(ctx, "source", start_source_expectations), "source")
-
-
-def warm_target_expectations(ctx: RunContext) -> None:
-    if ctx.data_docs or "target" in ctx.background:
-        return
-    from .suite_worker import SuitesInChild
-
-    ctx.background["target"] = SuitesInChild(ctx.work_dir, "target")
 
 
 def start_target_expectations(ctx: RunContext) -> None:

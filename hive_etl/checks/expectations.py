@@ -418,13 +418,6 @@ def _import_gx():
     return gx
 
 
-def load_library() -> None:
-    """Import what run_suites uses (about 2 s), ahead of the suites (hive_etl/checks/suite_worker.py)."""
-    _import_gx()
-    from great_expectations.core.run_identifier import RunIdentifier  # noqa: F401
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration  # noqa: F401
-
-
 def _context(gx):
     from great_expectations.data_context.types.base import (
         DataContextConfig,

@@ -8,14 +8,12 @@ working set. The pipeline's expectation stages therefore start
 where the request names the database, the suites, the parameters and whether the file is
 immutable, and read plain outcomes back. Memory of the migration process stays flat; the
 child's is the library's own. The child runs beside the pipeline, on the machine's other
-core: the source suites once the usage file's child is done (beside the table and JSON
-loads), the target suite while the post-load checks run (pipelines/migrate.yaml says where
-each starts and where its outcome is awaited).
-A child can be started before its database is complete (`SuitesInChild` without a request,
-`run` later): it imports the library while the pipeline works, and starts on the request
-(the optional `checks.warm_target_expectations` stage). A child started with its request may be told to follow another (`after`): the
-source suites start as soon as the usage file's child is done, whatever stage the pipeline
-is at, and load their library only then.
+core (pipelines/migrate.yaml says where each suite set starts and where it is awaited).
+A request may tell the child to follow another (`after`): the source suites start as soon
+as the usage file's child is done, whatever stage the pipeline is at, and load their
+library only then. It may also say that one more request will follow (`then`): the source
+suites' child stays, library loaded, and runs the target suite when the pipeline hands it
+that request (`SuitesInChild.following()`), so a migration imports the library once.
 (`--data-docs` needs Great Expectations' result objects and runs the suites in the
 pipeline's process instead.)
 """
@@ -26,7 +24,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..child_process import Child, await_file, await_request
+from ..child_process import Child, await_file, await_request, write_whole
 from ..errors import HiveEtlError
 
 
@@ -39,53 +37,85 @@ def suites_request(db_path: Path, suites: list[str], parameters: dict | None, im
 
 
 class SuitesInChild:
-    """A child process for expectation suites, on another core, started at once: with its
-    request (`suites_request`) it runs the suites; without one it loads Great Expectations and
-    waits for `run()`. `outcomes()` waits for them, `stop()` abandons them."""
+    """A child process for expectation suites (`suites_request`), on another core, started at
+    once; `outcomes()` waits for them, `stop()` abandons them. With `then`, the child stays
+    after these suites for one more request, handed to `following()`."""
 
-    def __init__(self, folder: Path, name: str, request: dict | None = None):
+    waiting = False   # started with its request
+
+    def __init__(self, folder: Path, name: str, request: dict, then: str | None = None):
+        self.next = (folder / f"suites-{then}-request.json", folder / f"suites-{then}-result.json") if then else None
+        if self.next:
+            request = {**request, "then": {"request": str(self.next[0]), "result": str(self.next[1])}}
         self.request = request
         self.child = Child("hive_etl.checks.suite_worker", request, folder, f"suites-{name}")
-
-    @property
-    def waiting(self) -> bool:
-        """Started, but not yet told what to run."""
-        return not self.child.sent
-
-    def run(self, request: dict) -> None:
-        """Hand a child started without a request its suites."""
-        self.request = request
-        self.child.send(request)
+        self.result_path = self.child.result_path
 
     def outcomes(self) -> list:
-        from .expectations import ExpectationOutcome, SuiteOutcome
+        return _outcomes(self.child.answer(self.result_path), self.request, self.child)
 
-        result = self.child.result()
-        if result is None:
-            request = self.request or {"suites": [], "db": "(never sent)"}
-            raise HiveEtlError(f"expectation suites {', '.join(request['suites'])[:80]} could not run on "
-                               f"{request['db']}: {self.child.last_words()}")
-        outcomes = []
-        for suite in result:
-            results = [ExpectationOutcome(**{k: v for k, v in r.items() if k != "status"}) for r in suite["results"]]
-            outcomes.append(SuiteOutcome(suite["suite"], results, suite["seconds"]))
-        return outcomes
+    def following(self) -> "NextRequest":
+        """The request this child takes after the current one (it must have been made with `then`)."""
+        return NextRequest(self.child, *self.next)
 
     def stop(self) -> None:
         self.child.stop()
 
 
-def main(argv: list[str]) -> None:
-    from .expectations import load_library, run_suites
+class NextRequest:
+    """The later request of a suites child that stays for one (`SuitesInChild(then=...)`):
+    waiting until `run()` hands it its suites; otherwise used as a SuitesInChild is."""
 
-    request_path = Path(argv[0])
-    if not request_path.exists():              # warmed up: load the library while the parent works
-        load_library()
-    request = await_request(request_path)
-    if request.get("after"):
-        await_file(Path(request["after"]))     # the other child is done: the core is free
-    outcomes = run_suites(Path(request["db"]), request["suites"], request["parameters"], immutable=request["immutable"])
-    Path(argv[1]).write_text(json.dumps([o.as_dict() for o in outcomes]), encoding="utf-8")
+    def __init__(self, child: Child, request_path: Path, result_path: Path):
+        self.child, self.request_path, self.result_path = child, request_path, result_path
+        self.request: dict | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.request is None
+
+    def run(self, request: dict) -> None:
+        self.request = request
+        self.child.send(request, self.request_path)
+
+    def outcomes(self) -> list:
+        if self.waiting:   # it would wait for its request for ever
+            self.child.stop()
+        return _outcomes(self.child.answer(self.result_path), self.request, self.child)
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
+def _outcomes(result: list | None, request: dict | None, child: Child) -> list:
+    """The plain outcomes of a child's answer; an error naming the suites when it gave none."""
+    from .expectations import ExpectationOutcome, SuiteOutcome
+
+    if result is None:
+        request = request or {"suites": [], "db": "(never sent)"}
+        raise HiveEtlError(f"expectation suites {', '.join(request['suites'])[:80]} could not run on "
+                           f"{request['db']}: {child.last_words()}")
+    outcomes = []
+    for suite in result:
+        results = [ExpectationOutcome(**{k: v for k, v in r.items() if k != "status"}) for r in suite["results"]]
+        outcomes.append(SuiteOutcome(suite["suite"], results, suite["seconds"]))
+    return outcomes
+
+
+def main(argv: list[str]) -> None:
+    from .expectations import run_suites
+
+    request_path, result_path = Path(argv[0]), Path(argv[1])
+    while True:
+        request = await_request(request_path)
+        if request.get("after"):
+            await_file(Path(request["after"]))     # the other child is done: the core is free
+        outcomes = run_suites(Path(request["db"]), request["suites"], request["parameters"],
+                              immutable=request["immutable"])
+        write_whole(result_path, json.dumps([o.as_dict() for o in outcomes]))
+        if not request.get("then"):
+            return
+        request_path, result_path = Path(request["then"]["request"]), Path(request["then"]["result"])
 
 
 if __name__ == "__main__":

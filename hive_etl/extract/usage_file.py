@@ -26,7 +26,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..child_process import Child
+from ..child_process import Child, write_whole
 from ..context import RunContext, SourceCounts
 from ..errors import BadInput, HiveEtlError
 from ..load.sidecars import Sidecars
@@ -129,7 +129,7 @@ def main(argv: list[str]) -> None:
     except BadInput as exc:
         result = {"error": str(exc)}
     bar.close()
-    Path(argv[1]).write_text(json.dumps(result), encoding="utf-8")
+    write_whole(Path(argv[1]), json.dumps(result))
 
 
 if __name__ == "__main__":
