@@ -85,8 +85,16 @@ def quick_check(conn: sqlite3.Connection, role: str, path: Path, schema: str = "
         return []
     damage = [r for r in result if strict or not r.startswith(DATA_FINDINGS)]
     if damage:
-        raise BadInput(f"{role} {path}: damaged SQLite database (quick_check: {damage[0]})")
+        raise BadInput(f"{role} {path}: damaged SQLite database (quick_check: {_findings(damage)})")
     return result
+
+
+def _findings(rows: list[str], shown: int = 3) -> str:
+    """quick_check's findings on one line: one row may hold many lines, under a
+    '*** in database main ***' heading."""
+    lines = [line.strip() for row in rows for line in row.splitlines()
+             if line.strip() and not line.startswith("*** in database")]
+    return "; ".join(lines[:shown]) + (f"; ... ({len(lines)} findings)" if len(lines) > shown else "")
 
 
 def file_uri(path: Path, mode: str | None = None) -> str:

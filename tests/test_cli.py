@@ -85,6 +85,23 @@ def test_truncated_to_whole_pages_is_still_refused(tmp_path, home):
     nothing_written(tmp_path, "home")
 
 
+@pytest.mark.parametrize("victim", ["messages", "idx_usage_timestamp"])
+def test_source_with_a_damaged_page_is_refused_in_one_line(tmp_path, home, victim):
+    """A page of a table the load reads, or of an index it never reads: either way the
+    source's quick_check names the file and the damage, on one line, and nothing is written."""
+    db = home / ".hive" / "hive-ai.db"
+    conn = sqlite3.connect(db)
+    root, page_size = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (victim,)).fetchone()[0], \
+        conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with db.open("r+b") as f:                     # a leaf page header claiming 65535 cells
+        f.seek((root - 1) * page_size)
+        f.write(b"\x0d\xff\xff\xff\xff\xff\xff\xff")
+    result = run_cli(*migrate_args(home, tmp_path, target=tmp_path / "out.db"))
+    assert_one_line_error(result, 2, str(db), "damaged SQLite database (")
+    nothing_written(tmp_path, "home")
+
+
 def test_sqlite_file_from_another_app(tmp_path):
     db = tmp_path / "home" / ".hive" / "hive-ai.db"
     db.parent.mkdir(parents=True)
