@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .context import RunContext
 from .errors import ChecksFailed
+from .extract.source_snapshot import await_source_quick_check
 from .load.build_target import check_free_space, check_target, make_work_dir, remove_work_dir
 from .load.sidecars import Sidecars
 from .report.json_report import write_report
@@ -26,11 +28,18 @@ from .stages import STAGES
 Progress = Callable[[str], None]
 
 
+# A stage that starts work which must be awaited before the run may succeed -> the stage that awaits it.
+AWAITED_BY = {"extract.source_snapshot": "checks.source_quick_check"}
+
+
 def stage_names(pipeline: str) -> list[str]:
     names = pipeline_file(f"{pipeline}.yaml")["stages"]
     unknown = [n for n in names if n not in STAGES]
     if unknown:
         raise ValueError(f"pipelines/{pipeline}.yaml: unknown stage {unknown[0]!r}")
+    for start, wait in AWAITED_BY.items():
+        if start in names and (wait not in names or names.index(wait) < names.index(start)):
+            raise ValueError(f"pipelines/{pipeline}.yaml: {start} must be followed by {wait}")
     return names
 
 
@@ -80,6 +89,11 @@ def run_pipeline(ctx: RunContext, pipeline: str = "migrate", progress: Progress 
             started = time.perf_counter()
             try:
                 STAGES[name](ctx)
+            except sqlite3.DatabaseError:
+                # Damage met in the source while its quick_check runs: quick_check says it best.
+                if "source_quick_check" in ctx.background:
+                    await_source_quick_check(ctx)
+                raise
             finally:
                 ctx.stage_seconds[name] = round(time.perf_counter() - started, 3)
         ctx.outcome = "dry_run" if ctx.dry_run else "migrated"

@@ -14,7 +14,7 @@ from .checks.post_load import run_post_load_checks
 from .context import RunContext
 from .errors import ChecksFailed
 from .extract.json_staging import extract_legacy_json
-from .extract.source_snapshot import extract_source
+from .extract.source_snapshot import await_source_quick_check, extract_source
 from .extract.usage_file import await_usage_file, start_usage_file
 from .load.all_tables import load_all_tables
 from .load.build_target import open_build
@@ -79,6 +79,7 @@ def finalise_and_swap(ctx: RunContext) -> None:
 
 STAGES: dict[str, Callable[[RunContext], None]] = {
     "extract.source_snapshot": extract_source,
+    "checks.source_quick_check": await_source_quick_check,
     "checks.start_source_expectations": start_source_expectations,
     "checks.source_expectations": source_expectations,
     "extract.legacy_json": extract_legacy_json,

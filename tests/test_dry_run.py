@@ -4,7 +4,10 @@ import hashlib
 import json
 import shutil
 
+import pytest
+
 from conftest import SAMPLES, run_cli
+from hive_etl import pipeline
 from hive_etl.pipeline import stage_names
 
 
@@ -54,6 +57,15 @@ def test_dry_run_refuses_bad_input_like_migrate(tmp_path):
 
 def test_dry_run_runs_the_migration_stages_except_the_swap():
     assert stage_names("dry_run") == [s for s in stage_names("migrate") if s != "load.finalise_and_swap"]
+
+
+def test_a_pipeline_that_starts_the_source_check_must_await_it(monkeypatch):
+    """The source's quick_check runs in a thread from the snapshot on; a pipeline that never
+    awaits it would swap in a database built from a damaged source."""
+    stages = [s for s in stage_names("migrate") if s != "checks.source_quick_check"]
+    monkeypatch.setattr(pipeline, "pipeline_file", lambda name: {"stages": stages})
+    with pytest.raises(ValueError, match="extract.source_snapshot must be followed by checks.source_quick_check"):
+        stage_names("custom")
 
 
 def test_expectation_suites_run_in_the_pipeline_and_data_docs_on_request(tmp_path):

@@ -78,11 +78,13 @@ def take_snapshot(source: Path, work_dir: Path) -> str:
     return file_uri(source, "immutable=1" if header["wal"] else "mode=ro")
 
 
-def open_snapshot(uri: str, source: Path) -> sqlite3.Connection:
-    """Open the view read-only, check it is intact and a TypeScript-era Hive AI database."""
+def open_snapshot(uri: str, source: Path, check: bool = True) -> sqlite3.Connection:
+    """Open the view read-only, check it is a TypeScript-era Hive AI database and (unless
+    `check` is False: the caller runs it, see source_snapshot.SourceQuickCheck) intact."""
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
-        quick_check(conn, "source", source, strict=False)
+        if check:
+            quick_check(conn, "source", source, strict=False)
         tables = set(table_names(conn))
     except sqlite3.DatabaseError as exc:
         raise BadInput(f"source {source}: cannot be read as SQLite ({exc})") from None
