@@ -88,9 +88,13 @@ class NextRequest:
 
 
 def _outcomes(result: list | None, request: dict | None, child: Child) -> list:
-    """The plain outcomes of a child's answer; an error naming the suites when it gave none."""
+    """The plain outcomes of a child's answer; an error naming the suites when it gave none.
+    After its last answer the child exits: it is waited for (so it leaves no zombie, and its
+    resource usage, peak memory included, counts among this process's children)."""
     from .expectations import ExpectationOutcome, SuiteOutcome
 
+    if not (request or {}).get("then"):
+        child.process.wait()
     if result is None:
         request = request or {"suites": [], "db": "(never sent)"}
         raise HiveEtlError(f"expectation suites {', '.join(request['suites'])[:80]} could not run on "
