@@ -3,12 +3,9 @@
 Two kinds run this way: the expectation suites (hive_etl/checks/suite_worker.py) and the
 usage file's staging (hive_etl/extract/usage_file.py). Each is `python -m <module>
 REQUEST.json RESULT.json`: the request says what to do, the result says what came of it.
-A child may be started before its request is known (`request=None`, then `send()`): it
-loads its libraries meanwhile and takes the request when it appears (`await_request`). A
-child can also be told to wait for another's result file before it starts its work
+A child can be told to wait for another's result file before it starts its work
 (`await_file`), so that two of them share the second core one after the other, and may
-take more than one request, each with its own request and result file (`send` and
-`answer` with a path).
+take later requests, each with its own request and result file (`send`, `answer`).
 Its stderr goes to a log file, not a pipe, so a chatty child never blocks; on Linux the
 child is killed with its parent, so a killed migration leaves nothing running.
 """
@@ -37,35 +34,28 @@ def _die_with_parent() -> None:
 
 
 class Child:
-    """One child process, started with its request or given it later (`send`); `result()`
-    waits and reads its answer."""
+    """One child process, started with its request; `result()` waits for it to exit and
+    reads its answer, `answer()` reads one as soon as it is written."""
 
-    def __init__(self, module: str, request: dict | None, folder: Path, name: str):
+    def __init__(self, module: str, request: dict, folder: Path, name: str):
         self.request, self.result_path = folder / f"{name}-request.json", folder / f"{name}-result.json"
         self.log = folder / f"{name}.log"
-        self.sent = False
-        if request is not None:
-            self.send(request)
+        write_whole(self.request, json.dumps(request))
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", module, str(self.request), str(self.result_path)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
-    def send(self, request: dict, path: Path | None = None) -> None:
-        """Hand the child its request (or, at `path`, a later one); it appears whole."""
-        write_whole(path or self.request, json.dumps(request))
-        if path is None:
-            self.sent = True
+    def send(self, request: dict, path: Path) -> None:
+        """Hand the child a later request, at `path` (it appears whole)."""
+        write_whole(path, json.dumps(request))
 
     def running(self) -> bool:
         return self.process.poll() is None
 
     def result(self):
         """The child's answer (parsed JSON), or None when it failed; then `last_words()` says why."""
-        if not self.sent:  # it would wait for its request for ever
-            self.stop()
-            return None
         if self.process.wait() != 0 or not self.result_path.exists():
             return None
         return json.loads(self.result_path.read_text(encoding="utf-8"))
