@@ -91,8 +91,7 @@ def run_pipeline(ctx: RunContext, pipeline: str = "migrate", progress: Progress 
                 STAGES[name](ctx)
             except sqlite3.DatabaseError:
                 # Damage met in the source while its quick_check runs: quick_check says it best.
-                if "source_quick_check" in ctx.background:
-                    await_source_quick_check(ctx)
+                await_source_quick_check(ctx)      # (nothing to await once it has been)
                 raise
             finally:
                 ctx.stage_seconds[name] = round(time.perf_counter() - started, 3)

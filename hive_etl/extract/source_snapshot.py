@@ -67,7 +67,7 @@ class SourceQuickCheck:
 def extract_source(ctx: RunContext) -> None:
     ctx.source_stat = source_stat(ctx)
     ctx.snapshot_uri = take_snapshot(ctx.source, ctx.work_dir)
-    conn = open_snapshot(ctx.snapshot_uri, ctx.source, check=False)
+    conn = open_snapshot(ctx.snapshot_uri, ctx.source)
     ctx.background["source_quick_check"] = SourceQuickCheck(ctx.snapshot_uri, ctx.source)
     try:
         ctx.source_columns, ctx.source_keys = inventory(conn)

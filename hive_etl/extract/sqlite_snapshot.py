@@ -24,7 +24,7 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import BadInput
-from ..sqlite_files import file_uri, quick_check, read_header, table_names
+from ..sqlite_files import file_uri, read_header, table_names
 
 # Tables that make a database recognisably the Hive AI TypeScript-era store.
 HIVE_MARKER_TABLES = {"conversations", "messages", "openrouter_models", "users"}
@@ -78,13 +78,11 @@ def take_snapshot(source: Path, work_dir: Path) -> str:
     return file_uri(source, "immutable=1" if header["wal"] else "mode=ro")
 
 
-def open_snapshot(uri: str, source: Path, check: bool = True) -> sqlite3.Connection:
-    """Open the view read-only, check it is a TypeScript-era Hive AI database and (unless
-    `check` is False: the caller runs it, see source_snapshot.SourceQuickCheck) intact."""
+def open_snapshot(uri: str, source: Path) -> sqlite3.Connection:
+    """Open the view read-only and check it is a TypeScript-era Hive AI database (whether it
+    is intact is quick_check's answer: source_snapshot.SourceQuickCheck)."""
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
-        if check:
-            quick_check(conn, "source", source, strict=False)
         tables = set(table_names(conn))
     except sqlite3.DatabaseError as exc:
         raise BadInput(f"source {source}: cannot be read as SQLite ({exc})") from None
