@@ -20,8 +20,7 @@ Per file, records = loaded + merged + duplicates + quarantined + archived (repor
 from __future__ import annotations
 
 from ..context import RunContext, SourceCounts
-from ..extract.json_staging import ROW_NUMBER
-from ..extract.json_staging import create_staging as _create_staging
+from ..extract.json_staging import ROW_NUMBER, create_staging as _create_staging
 from ..extract.legacy_json import USAGE_CONTENT, reader_kinds, usage_record_id
 from ..rules import merge_rule, subscription_tiers, totals_rule
 from ..schema import target_spec
