@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import replace
 
 from ..context import RunContext
 from ..progress import NoBar
@@ -159,7 +160,7 @@ def load_conserving_totals(ctx: RunContext, plan: TablePlan, columns: list[str],
                               f"FROM ({plan.middle_sql()}) AS m").fetchone()
     target_sums = ", ".join(f"coalesce(sum({q(c)}), 0)" for c in columns)
     before = conn.execute(f"SELECT {target_sums} FROM main.{q(plan.table)}").fetchone()
-    plan.tallied = list(columns)
+    plan = replace(plan, tallied=list(columns))     # the caller's plan is left as it was
     flagged = FlaggedRows(ctx, plan)
     merged = load_table(ctx, plan, bar, flagged)
     present = [0] * len(columns)
