@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..transform.values import format_utc
 from .spec import target_spec
 
 PLACEHOLDER = "<time of creation>"
@@ -55,9 +56,8 @@ def _utc(when: datetime) -> datetime:
 
 
 def format_timestamp(when: datetime) -> str:
-    """RFC3339 UTC with milliseconds: YYYY-MM-DDTHH:MM:SS.sssZ."""
-    utc = _utc(when)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    """RFC3339 UTC with milliseconds: YYYY-MM-DDTHH:MM:SS.sssZ (the tool's one form)."""
+    return format_utc(_utc(when))
 
 
 def seed_fresh_rows(conn: sqlite3.Connection, now: datetime) -> None:
