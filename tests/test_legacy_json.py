@@ -303,6 +303,12 @@ BAD_RECORDS = [
     (record(cost=True), '"cost": expected a number'),
     (record(model=["a"]), '"model" (model_used): expected text'),
     (record(promptTokens=121), "tokens_input: \"inputTokens\" and \"promptTokens\" disagree (120 and 121)"),
+    # the earlier key is named as the record spells it
+    (record(inputTokens=..., input_tokens="120", tokensInput=None, promptTokens=121),
+     "tokens_input: \"input_tokens\" and \"promptTokens\" disagree (\"120\" and 121)"),
+    # a refused alias refuses the field, whatever the other keys say
+    (record(promptTokens="lots", prompt_tokens=120),
+     '"promptTokens" (tokens_input): expected a whole number >= 0; found "lots"'),
     (record(timestamp=True), '"timestamp": expected a timestamp'),
     (record(inputTokens="9223372036854775808"), "expected a whole number"),
     ([1, 2], "expected an object (a usage record); found an array"),
@@ -321,6 +327,17 @@ def test_a_bad_record_is_quarantined_and_the_rest_loads(tmp_path, layout, bad, r
     assert q.json_path == ("$.records[12]" if layout == "wrapped" else "line 13")
     assert reason in q.reason
     assert json.loads(q.raw) == bad and q.file == str(tmp_path / "u.json")
+
+
+def test_aliases_that_agree_give_one_value_and_defaults_fill_the_rest(tmp_path):
+    recs = [record(id="a", inputTokens=None, input_tokens="120", promptTokens=120.0, action=None),
+            record(id="b", model=..., userId=...)]
+    rows, quarantined = read("usage_monitor", write(tmp_path, "u.json", json.dumps({"records": recs})))
+    assert quarantined == []
+    a, b = (r.values for r in rows)
+    assert a["tokens_input"] == 120 and a["action_type"] == "model_call"
+    assert b["model_used"] is None and b["user_id"] is None and b["tokens_input"] == 120
+    assert list(a) == list(b)          # every field, in the layout's order
 
 
 def test_duplicate_keys_and_deep_nesting_are_quarantined(tmp_path):

@@ -122,6 +122,8 @@ class _Fields:
 
     fields: tuple
     by_key: dict
+    defaults: tuple = ()   # (name, default or None) of every field, in order
+    required: tuple = ()   # the fields a record must give
 
 
 def _compile_fields(where: str, rules: dict) -> _Fields:
@@ -139,7 +141,8 @@ def _compile_fields(where: str, rules: dict) -> _Fields:
                 raise ValueError(f"legacy_json.yaml {where}: key {key!r} names both {by_key[key].name} and {name}")
             by_key[key] = field
         fields.append(field)
-    return _Fields(tuple(fields), by_key)
+    return _Fields(tuple(fields), by_key, tuple((f.name, f.default) for f in fields),
+                   tuple(f for f in fields if f.required))
 
 
 @cache
@@ -517,6 +520,8 @@ _TIMESTAMP = "a timestamp (ISO-8601 text or epoch seconds/milliseconds)"
 
 
 def _timestamp(field: _Field, value):
+    if type(value) is str and is_export_format(value):
+        return value                   # the common case
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise _Invalid(_TIMESTAMP)
     if isinstance(value, str):
@@ -610,7 +615,7 @@ def _extract(spec: _Fields, record: dict, implied: Mapping | None = None,
     `implied` values come from the layout (budget.json's period key) and must agree with the
     record; `defaults` (the file's user id) fill a field the record leaves empty.
     """
-    given, extra, problems = {}, {}, []
+    given, extra, problems, failed = {}, {}, [], set()   # given: field name -> normalised value
     by_key = spec.by_key
     for key, value in record.items():
         field = by_key.get(key)
@@ -619,48 +624,67 @@ def _extract(spec: _Fields, record: dict, implied: Mapping | None = None,
             continue
         if value is None:
             continue
+        name = field.name
         try:
             result = field.normalise(field, value)
             if field.allowed is not None and result is not None and result not in field.allowed:
                 raise _Invalid("one of " + ", ".join(field.allowed))
         except _Invalid as exc:
             problems.append(f"{_name(key, field)}: expected {exc}; found {_show(value)}")
-            given[field.name] = _FAILED
+            failed.add(name)
             continue
         except Exception:  # noqa: BLE001 - a normaliser tripping over a hostile value: not loadable
             problems.append(f"{_name(key, field)}: expected a value of kind {field.kind}; found {_show(value)}")
-            given[field.name] = _FAILED
+            failed.add(name)
             continue
-        if result is None:
+        if result is None or name in failed:
             continue
-        name = field.name
         earlier = given.get(name)
         if earlier is None:
-            given[name] = (key, value, result)
-        elif earlier is not _FAILED and earlier[2] != result:
-            problems.append(f"{name}: {_quote(earlier[0])} and {_quote(key)} disagree "
-                            f"({_show(earlier[1])} and {_show(value)})")
-            given[name] = _FAILED
-    values = {}
-    for field in spec.fields:
-        name = field.name
-        entry = given.get(name)
-        if entry is _FAILED:
-            values[name] = None
-            continue
-        result = entry[2] if entry is not None else None
-        if implied and name in implied:
-            if result is not None and result != implied[name]:
-                problems.append(f"{name}: the record says {_show(result)} but its place says {_show(implied[name])}")
-            result = implied[name]
-        if result is None and defaults and defaults.get(name) is not None:
-            result = defaults[name]
-        if result is None and field.default is not None:
-            result = field.default
-        if result is None and field.required:
-            problems.append(f"{name}: missing (expected one of {', '.join(_quote(k) for k in field.keys)})")
-        values[name] = result
+            given[name] = result
+        elif earlier != result:
+            first = next(k for k in record if k in field.keys and record[k] is not None and _given_by(field, record[k]) == earlier)
+            problems.append(f"{name}: {_quote(first)} and {_quote(key)} disagree "
+                            f"({_show(record[first])} and {_show(value)})")
+            failed.add(name)
+    for name in failed:
+        given.pop(name, None)
+    values = dict(spec.defaults)        # every field, in order, with its default (None when none)
+    values.update(given)
+    for name in failed:
+        values[name] = None
+    if implied or defaults:
+        for field in spec.fields:
+            name = field.name
+            if name in failed:
+                continue
+            result = given.get(name)
+            if implied and name in implied:
+                if result is not None and result != implied[name]:
+                    problems.append(f"{name}: the record says {_show(result)} but its place says {_show(implied[name])}")
+                result = implied[name]
+            if result is None and defaults and defaults.get(name) is not None:
+                result = defaults[name]
+            if result is None:
+                result = field.default
+            if result is None and field.required:
+                problems.append(_missing(field))
+            values[name] = result
+    else:
+        problems.extend(_missing(field) for field in spec.required if values[field.name] is None and field.name not in failed)
     return values, problems, extra
+
+
+def _missing(field: _Field) -> str:
+    return f"{field.name}: missing (expected one of {', '.join(_quote(k) for k in field.keys)})"
+
+
+def _given_by(field: _Field, value):
+    """What `field` made of `value` (None when it refused it), to find the earlier of two keys."""
+    try:
+        return field.normalise(field, value)
+    except Exception:  # noqa: BLE001 - refused: not the value given
+        return None
 
 
 def _extra_text(extra: dict):
