@@ -416,7 +416,7 @@ def test_counting_first_gives_the_same_outcomes_and_data_docs_runs_show_the_libr
     assert ex.COUNT_ONLY not in types(plain) and ex.UNEXPECTED_ROWS in types(plain)
 
 
-def test_column_map_expectations_counted_first_keep_their_samples_where_they_fail():
+def test_expectations_counted_first_keep_their_samples_where_they_fail():
     names = ex.source_suites()
     counted = ex.run_suites(SAMPLE_DB, names, immutable=True)
     plain = ex.run_suites(SAMPLE_DB, names, immutable=True, count_first=False)
@@ -424,6 +424,12 @@ def test_column_map_expectations_counted_first_keep_their_samples_where_they_fai
     assert outcomes(counted) == outcomes(plain)
     failed = [r for o in counted for r in o.results if r.success is False and r.expectation_type.startswith("expect_column_values_")]
     assert failed and all(", e.g. [" in r.observed and r.observed.split(", e.g. ")[1] != "[]" for r in failed)
+    # unexpected-rows expectations: counted once, and only the failed ones fetch their rows
+    failed_rows = [r for o in counted for r in o.results if r.success is False and r.expectation_type == ex.UNEXPECTED_ROWS]
+    assert failed_rows and all(" row" in r.observed and ": " in r.observed for r in failed_rows)
+    ran = [(r.expectation_config.type, r.expectation_config.meta["name"]) for o in counted for run in o.validation_results for r in run.results]
+    assert sorted(n for t, n in ran if t == ex.ROWS_ONLY) == sorted(r.name for r in failed_rows)
+    assert ex.UNEXPECTED_ROWS not in {t for t, _ in ran}
 
 
 def test_data_docs_are_built_from_outcomes(migrated, tmp_path):

@@ -588,6 +588,7 @@ def _outcome(p: _Planned, success: bool | None, observed: str) -> ExpectationOut
 
 
 COUNT_ONLY = "hive_unexpected_row_count"
+ROWS_ONLY = "hive_unexpected_rows_found"
 
 
 def _counts_only_format() -> dict:
@@ -597,17 +598,19 @@ def _counts_only_format() -> dict:
     return {"result_format": "BASIC", "partial_unexpected_count": 0}
 
 
-_count_only_registered = False
+_split_registered = False
 
 
-def _count_only_expectation() -> None:
-    """Register `hive_unexpected_row_count`: an unexpected-rows expectation that only counts.
+def _split_unexpected_rows() -> None:
+    """Register the two halves of an unexpected-rows expectation.
 
     Great Expectations' own computes both of its metrics, the rows and their count, so every
-    query (a full scan when the data is clean) runs twice. Counting first and fetching rows
-    only where some were found gives the same outcome for half the work."""
-    global _count_only_registered
-    if _count_only_registered:
+    query (a full scan when the data is clean) runs twice. `hive_unexpected_row_count` only
+    counts; `hive_unexpected_rows_found` only fetches the rows, for the expectations whose
+    count was not 0 (the count is the first half's). Same outcome, one query each where the
+    data is clean, two where it is not (was two and four)."""
+    global _split_registered
+    if _split_registered:
         return
     from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
 
@@ -618,20 +621,30 @@ def _count_only_expectation() -> None:
             count = metrics["unexpected_rows_query.row_count"]
             return {"success": count == 0, "result": {"observed_value": count}}
 
-    _count_only_registered = True
+    class HiveUnexpectedRowsFound(UnexpectedRowsExpectation):
+        metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.table",)
+
+        def _validate(self, metrics: dict, runtime_configuration: dict | None = None, execution_engine=None) -> dict:
+            rows = metrics["unexpected_rows_query.table"]
+            return {"success": not rows, "result": {"observed_value": None, "details": {"unexpected_rows": rows}}}
+
+    _split_registered = True
 
 
 def _validate(gx, batch, suite_name: str, ge_params: dict, run_id, raw_results: list, results: dict,
-              members: list, result_format: str, count_only: bool, meta: dict) -> dict[int, bool | None]:
+              counts: dict, members: list, result_format: str, half: str | None, meta: dict) -> dict[int, bool | None]:
     """Validate `members` on `batch` as one suite; their outcomes go into `results` (by id),
-    the library's result into `raw_results`. Returns each member's success."""
+    the library's result into `raw_results`. Returns each member's success. `half` runs the
+    unexpected-rows expectations as their "count" (kept in `counts`) or their "rows" (with the
+    count kept before); None as the library's own."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    if count_only:
-        _count_only_expectation()
+    if half:
+        _split_unexpected_rows()
+    as_type = {"count": COUNT_ONLY, "rows": ROWS_ONLY}.get(half)
     by_name = {p.exp["meta"]["name"]: p for p in members}
     objects = [ExpectationConfiguration(
-        type=COUNT_ONLY if count_only and p.exp["type"] == UNEXPECTED_ROWS else p.exp["type"],
+        type=as_type if as_type and p.exp["type"] == UNEXPECTED_ROWS else p.exp["type"],
         kwargs=dict(p.kwargs), meta=dict(p.exp["meta"]), notes=p.exp.get("notes"),
         severity="critical" if p.exp["meta"]["severity"] == "error" else "warning").to_domain_obj()
         for p in members]
@@ -644,9 +657,17 @@ def _validate(gx, batch, suite_name: str, ge_params: dict, run_id, raw_results: 
     succeeded: dict[int, bool | None] = {}
     for result in run.results:
         p = by_name.get((result.expectation_config.meta or {}).get("name"))
-        if p is not None:
-            results[id(p)] = _observed(result, p, ge_params)
-            succeeded[id(p)] = bool(result.success) and not _exception_message(result.exception_info)
+        if p is None:
+            continue
+        if p.exp["type"] == UNEXPECTED_ROWS and result.result is not None:
+            if half == "count":
+                counts[id(p)] = result.result.get("observed_value")
+            elif half == "rows":
+                if counts.get(id(p)) is None:
+                    continue            # its count failed: that outcome (the error) stands
+                result.result["observed_value"] = counts[id(p)]
+        results[id(p)] = _observed(result, p, ge_params)
+        succeeded[id(p)] = bool(result.success) and not _exception_message(result.exception_info)
     return succeeded
 
 
@@ -690,6 +711,7 @@ def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | Non
             planned = plans[name]
             results: dict[int, tuple[bool | None, str]] = {}
             raw_results = []
+            counts: dict[int, int | None] = {}     # unexpected rows counted, by expectation
             groups: dict[tuple[str, str], list[_Planned]] = {}
             runnable = [p for p in planned if not (p.skip or p.fail)]
             # Column-map expectations run with SUMMARY (20 sample values; COMPLETE would list
@@ -714,19 +736,19 @@ def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | Non
                 single = (suites[name].get("meta") or {}).get("table") == table
                 suite_name = f"{name if single else f'{name}.{table}'}{'.sql' if kind == 'rows' else ''}"
                 validate = partial(_validate, gx, batches[table], suite_name, ge_params, run_id, raw_results, results,
-                                   meta={"hive_etl_suite": name, "table": table})
+                                   counts, meta={"hive_etl_suite": name, "table": table})
                 # Counted first: unexpected-rows queries as counts (the library's own expectation
                 # runs every query twice), column-map ones without sample values (fetching
                 # them is one more full scan each, even when there are none); the few that
                 # fail run again for their rows or samples.
                 detailed = "SUMMARY" if kind == "columns" else "COMPLETE"
                 first = _counts_only_format() if count_first and kind == "columns" else detailed
-                counted = validate(members, first, count_only=count_first)
+                counted = validate(members, first, half="count" if count_first else None)
                 if count_first:
                     found = [p for p in members if counted.get(id(p)) is not True
                              and (kind == "columns" or p.exp["type"] == UNEXPECTED_ROWS)]
                     if found:
-                        validate(found, detailed, count_only=False)
+                        validate(found, detailed, half="rows")
                 for p in members:
                     results.setdefault(id(p), (False, "error: no result from Great Expectations"))
             outcome = SuiteOutcome(name, [_outcome(p, *results[id(p)]) for p in planned],
