@@ -20,7 +20,7 @@ from conftest import SAMPLES, load_generator
 from hive_etl.errors import BadInput
 from hive_etl.extract import legacy_json as lj
 from hive_etl.extract.legacy_json import (
-    TARGET_TABLE, JsonQuarantine, JsonRow, find_json_sources, read_json_source, usage_content_key, usage_record_id,
+    TARGET_TABLE, USAGE_CONTENT, JsonQuarantine, JsonRow, find_json_sources, read_json_source, usage_content_key, usage_record_id,
 )
 from hive_etl.resources import pipeline_file
 from hive_etl.transform import values as tv
@@ -288,6 +288,20 @@ def test_content_key_matches_a_database_row_however_spelled():
     text_numbers = dict(db_row, cost="0.0042", tokens_input="120", tokens_output=80.0)
     assert usage_content_key(text_numbers) == usage_content_key(db_row)
     assert usage_content_key(dict(db_row, cost="abc")) != usage_content_key(db_row)   # no exception
+
+
+_CONTENT_VALUES = st.one_of(st.none(), st.text(), st.integers(), st.floats(), st.booleans(),
+                            st.integers(min_value=2**63, max_value=2**70))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CONTENT_VALUES, min_size=len(USAGE_CONTENT), max_size=len(USAGE_CONTENT)))
+def test_content_key_text_is_the_canonical_json_of_the_content(content):
+    """Ids of records without one are derived from this text: writing it directly must give
+    the library's sorted, compact JSON byte for byte (unpaired surrogates, NaN, bools too)."""
+    columns = sorted(USAGE_CONTENT)
+    expected = json.dumps(dict(zip(columns, content)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert lj._content_json(content) == expected
 
 
 # -- bad records: quarantined with their path, the rest loads ---------------------------------------------
