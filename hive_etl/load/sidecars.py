@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,12 +44,11 @@ _to_json = json.JSONEncoder(ensure_ascii=False).encode
 _to_sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
+_SQLITE_TYPES = {int: "integer", float: "real", str: "text", bytes: "blob", bool: "integer", type(None): "null"}
+
+
 def sqlite_type(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "integer"
-    return {int: "integer", float: "real", str: "text", bytes: "blob"}.get(type(value), "text")
+    return _SQLITE_TYPES.get(type(value), "text")
 
 
 def render(value) -> str | None:
@@ -70,8 +70,41 @@ def row_json(columns: list[str], row) -> str:
     return _to_json({c: _jsonable(v) for c, v in zip(columns, row)})
 
 
+_json_string = json.encoder.encode_basestring     # what the encoders above write for a str
+
+
+def _scalar_json(value) -> str | None:
+    """`value` as the encoders write it, for text, ints, finite floats and None (most values);
+    None for anything else (the encoder itself is asked then)."""
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    if value is None:
+        return "null"
+    return None
+
+
 def pk_json(pk: dict) -> str:
+    if len(pk) == 1:                 # nearly every key: written directly, same text
+        (name, value), = pk.items()
+        text = _scalar_json(value)
+        if text is not None:
+            return "{" + _json_string(name) + ": " + text + "}"
     return _to_sorted_json({k: _jsonable(v) for k, v in pk.items()})
+
+
+def archive_line(table: str, pk: dict, column: str, value, reason: str) -> str:
+    """One archive record as a line of JSON: what _to_json gives for it, written directly (the
+    archive can take a value of each of hundreds of thousands of rows)."""
+    shown = render(value)
+    return "".join((
+        '{"source_table": ', _json_string(table), ', "source_pk": ', _json_string(pk_json(pk)),
+        ', "column": ', _json_string(column), ', "value": ', "null" if shown is None else _json_string(shown),
+        ', "value_type": ', _json_string(sqlite_type(value)), ', "reason": ', _json_string(reason), "}"))
 
 
 class _ParquetFiles:
@@ -83,7 +116,10 @@ class _ParquetFiles:
         self.counts: dict[str, int] = {}
 
     def add(self, table: str, record: dict) -> None:
-        line = _to_json(record)
+        self.add_line(table, _to_json(record))
+
+    def add_line(self, table: str, line: str) -> None:
+        """A record already written as one line of JSON with the schema's fields."""
         buffer = self.buffers.setdefault(table, [])
         buffer.append(line)
         size = self.buffered_bytes[table] = self.buffered_bytes.get(table, 0) + len(line)
@@ -140,8 +176,7 @@ class Sidecars:
                                     "reason": reason, "row_json": row_json(columns, row)})
 
     def archive_value(self, table: str, pk: dict, column: str, value, reason: str) -> None:
-        self.archive.add(table, {"source_table": table, "source_pk": pk_json(pk), "column": column,
-                                 "value": render(value), "value_type": sqlite_type(value), "reason": reason})
+        self.archive.add_line(table, archive_line(table, pk, column, value, reason))
 
     def adopt(self, produced: dict[str, list[Path]]) -> None:
         """Take in the files another process's Sidecars produced (`close()`'s answer)."""
