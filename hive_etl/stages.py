@@ -14,17 +14,19 @@ from .checks.post_load import run_post_load_checks
 from .context import RunContext
 from .errors import ChecksFailed
 from .extract.json_staging import extract_legacy_json
+from .extract.legacy_json import TARGET_TABLE
 from .extract.source_snapshot import await_source_quick_check, extract_source
 from .extract.usage_file import await_usage_file, start_usage_file
 from .load.all_tables import load_all_tables
 from .load.build_target import open_build
 from .load.legacy_json import load_legacy_json
-from .load.model_catalog import add_reference_models, load_model_catalog, resolve_legacy_ids
+from .load.model_catalog import CATALOG_TABLES, add_reference_models, load_model_catalog, resolve_legacy_ids
 from .load.swap import finalise_build, swap_into_place
 from .load.unmapped import archive_unmapped
 from .report.figures import compute_figures
-from .schema import create_indexes, index_statements
-from .transform.derived import derive_daily_usage
+from .schema import create_indexes, index_statements, target_spec
+from .schema.create import index_table
+from .transform.derived import DERIVED_TABLES, derive_daily_usage
 from .transform.model_ids import plan_catalog, resolve_references, shipped_aliases
 from .transform.references import json_text_references, source_models, target_text_references, text_references
 
@@ -64,12 +66,33 @@ def post_load_checks(ctx: RunContext) -> None:
         raise ChecksFailed(f"post-load check failed: {failed[0].name}: {failed[0].detail} (nothing was swapped in)")
 
 
-def build_indexes(ctx: RunContext) -> None:
+def _create_indexes(ctx: RunContext, tables: set[str] | None) -> None:
     if ctx.conn.in_transaction:
         ctx.conn.execute("COMMIT")
-    bar = ctx.bar("indexes", len(index_statements()), "indexes")
-    create_indexes(ctx.conn, lambda done, table: bar.update(done, table))
+    count = sum(1 for s in index_statements() if tables is None or index_table(s) in tables)
+    bar = ctx.bar("indexes", count, "indexes")
+    create_indexes(ctx.conn, lambda done, table: bar.update(done, table), tables)
     bar.close()
+
+
+def build_indexes(ctx: RunContext) -> None:
+    """Every index not built yet."""
+    _create_indexes(ctx, None)
+
+
+def settled_tables() -> set[str]:
+    """The target tables no stage after load.tables writes to: not fed by a legacy JSON file,
+    not derived, not the model catalog (which the JSON files' models add to)."""
+    written_later = {t for t in TARGET_TABLE.values() if t} | set(DERIVED_TABLES) | set(CATALOG_TABLES)
+    return set(target_spec()["tables"]) - written_later
+
+
+def index_settled_tables(ctx: RunContext) -> None:
+    """The indexes of the settled tables, built once the tables are loaded and before the usage
+    file's child is awaited: time the pipeline would spend waiting for it goes into indexes it
+    builds anyway. Only speed depends on the list: load.build_indexes creates whatever is
+    missing, and an index built early is kept up to date by any later insert."""
+    _create_indexes(ctx, settled_tables())
 
 
 def finalise_and_swap(ctx: RunContext) -> None:
@@ -94,6 +117,7 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "transform.derived_tables": derive_daily_usage,
     "load.archive_unmapped": archive_unmapped,
     "report.figures": compute_figures,
+    "load.index_settled_tables": index_settled_tables,
     "load.build_indexes": build_indexes,
     "checks.post_load": post_load_checks,
     "checks.start_target_expectations": start_target_expectations,

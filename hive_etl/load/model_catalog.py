@@ -26,6 +26,8 @@ MAP_TABLES = (
     "CREATE TEMP TABLE model_ids (source_key TEXT PRIMARY KEY, target_id INTEGER) WITHOUT ROWID",
     "CREATE TEMP TABLE model_refs (raw TEXT PRIMARY KEY, internal_id INTEGER, openrouter_id TEXT) WITHOUT ROWID",
 )
+# What this module writes; transform.json_model_ids adds to them after the table loads.
+CATALOG_TABLES = ("openrouter_providers", "openrouter_models")
 PLACEHOLDER_DESCRIPTION = "Placeholder: named in the user's history but absent from the catalog (hive-etl)"
 
 

@@ -37,15 +37,23 @@ def index_statements() -> list[str]:
     return [line for line in text.splitlines() if line.startswith("CREATE")]
 
 
-def create_indexes(conn: sqlite3.Connection, progress: Callable[[int, str], None] | None = None) -> None:
-    """Create the 94 explicit indexes, one statement at a time; run after bulk loading.
+def index_table(statement: str) -> str:
+    """The table a CREATE INDEX statement indexes."""
+    return statement.split(" ON ", 1)[1].split(" ", 1)[0]
+
+
+def create_indexes(conn: sqlite3.Connection, progress: Callable[[int, str], None] | None = None,
+                   tables: set[str] | None = None) -> None:
+    """Create the 94 explicit indexes (those of `tables` only, when given), one statement at a
+    time; run after bulk loading. An index that exists is left as it is (IF NOT EXISTS).
     `progress(done, table)` is told after each one."""
     if conn.in_transaction:
         conn.execute("COMMIT")
-    for done, statement in enumerate(index_statements(), 1):
+    statements = [s for s in index_statements() if tables is None or index_table(s) in tables]
+    for done, statement in enumerate(statements, 1):
         conn.execute(statement)
         if progress is not None:
-            progress(done, statement.split(" ON ", 1)[1].split(" ", 1)[0])
+            progress(done, index_table(statement))
 
 
 def _utc(when: datetime) -> datetime:

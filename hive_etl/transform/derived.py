@@ -16,6 +16,8 @@ from __future__ import annotations
 from ..context import RunContext
 from ..transform.values import format_utc
 
+DERIVED_TABLES = ("daily_usage_summary",)   # what this module writes
+
 DAILY_USAGE_SQL = """
 CREATE TEMP TABLE daily_usage AS
 SELECT c.user_id AS user_id, date(c.created_at) AS date, count(*) AS conversation_count,
