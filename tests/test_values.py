@@ -3,6 +3,8 @@
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hive_etl.transform import values
 
@@ -96,3 +98,26 @@ def test_numbers_beyond_sqlite_range_do_not_abort_the_statement(sql, huge):
     sql(values.integer_sql, str(huge))
     sql(values.real_sql, str(huge))
     assert sql(values.epoch_seconds_sql, str(huge)) is None
+
+
+def _calendar(number: int) -> str | None:
+    """Epoch seconds (milliseconds from 1e11 on) by the calendar of datetime.fromtimestamp."""
+    from datetime import datetime, timezone
+    millis = number if abs(number) >= values.MILLISECONDS_FROM else number * 1000
+    try:
+        moment = datetime.fromtimestamp(millis // 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+            f"{moment.second:02d}.{millis % 1000:03d}Z")
+
+
+@given(st.one_of(st.integers(min_value=-70_000_000_000, max_value=260_000_000_000),
+                 st.integers(min_value=-70_000_000_000_000, max_value=260_000_000_000_000),
+                 st.sampled_from([-62_135_596_800, -62_135_596_801, 253_402_300_799, 253_402_300_800,
+                                  -62_135_596_800_000, 253_402_300_799_999, 253_402_300_800_000, 99_999_999_999])))
+@settings(max_examples=500, deadline=None)
+def test_epoch_numbers_are_the_calendar_instant(number):
+    """Epoch numbers are formatted without asking the operating system's calendar; the years
+    1 to 9999 give what datetime.fromtimestamp gives, the others nothing."""
+    assert values.normalise_timestamp(number) == _calendar(number)

@@ -714,8 +714,10 @@ def usage_content_key(values: Mapping) -> str:
     for column in _SORTED_CONTENT:
         value = values.get(column)
         if value is not None and column in ("cost", "tokens_input", "tokens_output"):
-            number = parse_number(value)          # None (value kept as it is) when not a number
-            if number is not None:
+            kind = type(value)
+            # an int or a finite float is its own parse_number (the reader's values are)
+            number = value if kind is int or (kind is float and math.isfinite(value)) else parse_number(value)
+            if number is not None:                # None (value kept as it is) when not a number
                 if column == "cost":
                     value = float(number)
                 else:
@@ -959,7 +961,7 @@ class _Stream:
             item = builder.build(event, value, events)
             self.inside = False
             self.count += 1
-            yield self.current, key, item, _notes_under(builder.notes, ())
+            yield self.current, key, item, _notes_under(builder.notes, ()) if builder.notes else []
 
     def array(self):
         """A top-level array of records."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -41,15 +41,18 @@ def format_utc(moment: datetime) -> str:
     return _iso_seconds(moment) + f".{moment.microsecond // 1000:03d}Z"
 
 
+_EPOCH = datetime(1970, 1, 1)   # naive UTC: its isoformat() is YYYY-MM-DDTHH:MM:SS, four-digit years
+
+
 def _from_epoch(value: float | int) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     millis = int(value) if abs(value) >= MILLISECONDS_FROM else round(value * 1000)
     try:
-        moment = datetime.fromtimestamp(millis // 1000, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
+        moment = _EPOCH + timedelta(seconds=millis // 1000)
+    except OverflowError:          # before the year 1 or after 9999
         return None
-    return _iso_seconds(moment) + f".{millis % 1000:03d}Z"
+    return moment.isoformat() + f".{millis % 1000:03d}Z"
 
 
 def parse_number(value) -> int | float | None:
