@@ -94,6 +94,36 @@ def test_row_with_missing_not_null_parent_is_quarantined_with_its_reason(migrate
     assert json.loads(q["row_json"])["content"] == "lost?"
 
 
+def test_a_value_repeated_in_a_unique_column_keeps_its_first_row(tmp_path, migrate):
+    # A build whose conversation_usage lost its UNIQUE (conversation_id); v13 has it, and also
+    # UNIQUE (conversation_token), a column this source lacks: always NULL, so never a clash.
+    lines = SOURCE_DDL.splitlines()
+    at = lines.index("CREATE TABLE conversation_usage (") + 2
+    assert lines[at] == "    conversation_id TEXT NOT NULL UNIQUE,"
+    lines[at] = "    conversation_id TEXT NOT NULL,"
+    run = migrate(make_install(tmp_path / "home", BASE + """
+        INSERT INTO conversations (id, user_id) VALUES ('c2', 'u1');
+        INSERT INTO conversation_usage (id, conversation_id, user_id) VALUES (1, 'c1', 'u1'), (2, 'c1', 'u1'), (3, 'c2', 'u1');
+    """, ddl="\n".join(lines)))
+    assert run.exit_code == 0, run.stderr
+    assert rows(run, "SELECT id, conversation_id, conversation_token FROM conversation_usage ORDER BY id") == [
+        (1, "c1", None), (3, "c2", None)]
+    [q] = parquet(run, "quarantine", "conversation_usage")
+    assert json.loads(q["source_pk"]) == {"id": 2}
+    assert q["reason"] == "duplicate value of UNIQUE (conversation_id) in the source"
+
+
+def test_a_unique_key_with_a_column_the_source_lacks_takes_no_window():
+    from hive_etl.schema import target_spec
+    from hive_etl.transform.table_plan import build_plan
+
+    spec = target_spec()["tables"]["conversation_usage"]
+    plan = build_plan("conversation_usage", spec, ["id", "conversation_id", "user_id", "timestamp"], {"conversations", "users"})
+    assert len(plan.windows) == 1 and "conversation_id" in plan.windows[0]
+    plan = build_plan("conversation_usage", spec, ["id", "conversation_id", "conversation_token"], {"conversations", "users"})
+    assert len(plan.windows) == 2
+
+
 def test_nullable_foreign_key_to_a_missing_parent_is_nulled_and_archived(migrated):
     run = migrated("INSERT INTO activity_log (id, event_type, user_id) VALUES (1, 'export', 'ghost');")
     assert rows(run, "SELECT user_id FROM activity_log") == [(None,)]

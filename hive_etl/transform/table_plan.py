@@ -326,7 +326,10 @@ def _add_reasons(plan: TablePlan, spec: dict, existing_tables: set[str]) -> None
     for check in spec["checks"]:
         reasons.append((f"NOT ({check})", sql_text(f"CHECK failed: {' '.join(check.split())}")))
 
-    for i, unique in enumerate(_unique_keys(spec, plan.pk)):
+    # A key with a column that is always NULL (not in the source, no default) can never clash:
+    # NULLs are distinct under UNIQUE, so it takes no window (a sort of the whole table).
+    keys = [u for u in _unique_keys(spec, plan.pk) if all(by_name[c].expr != "NULL" for c in u)]
+    for i, unique in enumerate(keys):
         key = ", ".join(by_name[c].expr for c in unique)
         rank = f"_unique_{i}"
         # Rows merged into another (skip_sql) are not written, so they take no rank.
