@@ -24,8 +24,8 @@ from .load.model_catalog import CATALOG_TABLES, add_reference_models, load_model
 from .load.swap import finalise_build, swap_into_place
 from .load.unmapped import archive_unmapped
 from .report.figures import compute_figures
-from .schema import create_indexes, index_statements, target_spec
-from .schema.create import index_table
+from .schema import create_indexes, target_spec
+from .schema.create import missing_indexes
 from .transform.derived import DERIVED_TABLES, derive_daily_usage
 from .transform.model_ids import plan_catalog, resolve_references, shipped_aliases
 from .transform.references import json_text_references, source_models, target_text_references, text_references
@@ -69,8 +69,7 @@ def post_load_checks(ctx: RunContext) -> None:
 def _create_indexes(ctx: RunContext, tables: set[str] | None) -> None:
     if ctx.conn.in_transaction:
         ctx.conn.execute("COMMIT")
-    count = sum(1 for s in index_statements() if tables is None or index_table(s) in tables)
-    bar = ctx.bar("indexes", count, "indexes")
+    bar = ctx.bar("indexes", len(missing_indexes(ctx.conn, tables)), "indexes")
     create_indexes(ctx.conn, lambda done, table: bar.update(done, table), tables)
     bar.close()
 

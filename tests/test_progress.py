@@ -84,8 +84,11 @@ def test_migrate_on_a_terminal_draws_bars_for_the_long_stages(tmp_path):
     assert code == 0, output[-2000:]
     finished = [line for line in re.split(r"[\r\n]+", output) if "done in" in line]
     labels = [line.split()[0] for line in finished]
-    # the JSON files: the small ones first, the usage file's child awaited (a bar if still running)
-    assert labels[0] == "legacy" and [x for x in labels if x != "legacy"] == ["load.tables", "load.json", "indexes"], finished
+    # the JSON files: the small ones first, the usage file's child awaited (a bar if still running);
+    # the settled tables' indexes before that await, the rest after the JSON records
+    assert labels[0] == "legacy" and [x for x in labels if x != "legacy"] == ["load.tables", "indexes", "load.json", "indexes"], finished
+    early, late = (re.search(r"(\d+)/(\d+) indexes", line).groups() for line in finished if line.startswith("indexes"))
+    assert early[0] == early[1] and late[0] == late[1] and int(early[1]) + int(late[1]) == 94
     for line in finished:
         assert "100%" in line and "/s" in line, line
     done, total = re.search(r"([\d,]+)/([\d,]+) rows", finished[1]).groups()

@@ -42,15 +42,25 @@ def index_table(statement: str) -> str:
     return statement.split(" ON ", 1)[1].split(" ", 1)[0]
 
 
+def index_name(statement: str) -> str:
+    """The name a CREATE INDEX statement gives its index."""
+    return statement.split(" ON ", 1)[0].split()[-1]
+
+
+def missing_indexes(conn: sqlite3.Connection, tables: set[str] | None = None) -> list[str]:
+    """The CREATE INDEX statements (of `tables` only, when given) whose index is not built yet."""
+    built = {name for (name,) in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
+    return [s for s in index_statements() if index_name(s) not in built and (tables is None or index_table(s) in tables)]
+
+
 def create_indexes(conn: sqlite3.Connection, progress: Callable[[int, str], None] | None = None,
                    tables: set[str] | None = None) -> None:
-    """Create the 94 explicit indexes (those of `tables` only, when given), one statement at a
-    time; run after bulk loading. An index that exists is left as it is (IF NOT EXISTS).
-    `progress(done, table)` is told after each one."""
+    """Create the 94 explicit indexes (those of `tables` only, when given) that are not built
+    yet, one statement at a time; run after bulk loading. `progress(done, table)` is told
+    after each one."""
     if conn.in_transaction:
         conn.execute("COMMIT")
-    statements = [s for s in index_statements() if tables is None or index_table(s) in tables]
-    for done, statement in enumerate(statements, 1):
+    for done, statement in enumerate(missing_indexes(conn, tables), 1):
         conn.execute(statement)
         if progress is not None:
             progress(done, index_table(statement))
