@@ -1,13 +1,14 @@
 """The command line: exit codes, one-line errors, no partial output, the swap and restore."""
 
 import hashlib
+import json
 import os
 import sqlite3
 from datetime import datetime, timezone
 
 import pytest
 
-from conftest import make_install, run_cli
+from conftest import SAMPLES, make_install, run_cli
 from hive_etl.schema import create_fresh_target, create_indexes
 
 BASE = "INSERT INTO users (id, email, tier) VALUES ('u1', 'ada@example.com', 'free');"
@@ -149,6 +150,20 @@ def test_failed_post_load_check_exits_1_and_swaps_nothing(tmp_path, home, monkey
     nothing_written(db.parent, "hive-ai.db")
     report = (tmp_path / "report" / "report.json").read_text()
     assert '"outcome": "checks_failed"' in report
+
+
+def test_a_failed_run_reports_its_daily_cost(tmp_path, monkeypatch):
+    """The daily cost, source against target, is where a reconciliation failure is looked
+    into: it is computed before the post-load checks, which may fail."""
+    from hive_etl.checks import post_load
+    from hive_etl.context import CheckResult
+
+    monkeypatch.setattr(post_load, "CHECKS", post_load.CHECKS + (lambda ctx: CheckResult("planted failure", False, "on purpose"),))
+    result = run_cli(*migrate_args(SAMPLES["typescript"][0], tmp_path, target=tmp_path / "out.db"))
+    assert result.exit_code == 1
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["outcome"] == "checks_failed"
+    assert report["daily_cost"] and sum(d["target"] for d in report["daily_cost"]) > 0
 
 
 def test_default_target_swaps_in_place_keeps_a_backup_and_restore_brings_it_back(tmp_path, home):
