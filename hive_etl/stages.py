@@ -24,8 +24,7 @@ from .load.model_catalog import CATALOG_TABLES, add_reference_models, load_model
 from .load.swap import finalise_build, swap_into_place
 from .load.unmapped import archive_unmapped
 from .report.figures import compute_figures
-from .schema import create_indexes, target_spec
-from .schema.create import missing_indexes
+from .schema import create_indexes, missing_indexes, target_spec
 from .transform.derived import DERIVED_TABLES, derive_daily_usage
 from .transform.model_ids import plan_catalog, resolve_references, shipped_aliases
 from .transform.references import json_text_references, source_models, target_text_references, text_references

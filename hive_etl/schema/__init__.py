@@ -7,6 +7,7 @@ from .create import (
     create_tables,
     format_timestamp,
     index_statements,
+    missing_indexes,
     record_migrations,
     seed_fresh_rows,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "diff_tables",
     "format_timestamp",
     "index_statements",
+    "missing_indexes",
     "introspect",
     "migration_rows",
     "record_migrations",
