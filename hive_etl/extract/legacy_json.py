@@ -448,9 +448,6 @@ class _Invalid(Exception):
     """A value a field cannot take; the message says what was expected."""
 
 
-_FAILED = ("", None, None)   # a field whose value was refused (its problem is already noted)
-
-
 _NOT_NUMERIC = re.compile(r"[^0-9.]")   # the SQL rule's GLOB '*[^0-9.]*'
 _local = threading.local()
 
@@ -648,11 +645,9 @@ def _extract(spec: _Fields, record: dict, implied: Mapping | None = None,
             problems.append(f"{name}: {_quote(first)} and {_quote(key)} disagree "
                             f"({_show(record[first])} and {_show(value)})")
             failed.add(name)
-    for name in failed:
-        given.pop(name, None)
     values = dict(spec.defaults)        # every field, in order, with its default (None when none)
     values.update(given)
-    for name in failed:
+    for name in failed:                 # a refused field is None, whatever another key gave
         values[name] = None
     if implied or defaults:
         for field in spec.fields:
