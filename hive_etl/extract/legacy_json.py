@@ -56,6 +56,7 @@ from typing import Callable, Iterator, Mapping
 import ijson
 
 from ..errors import BadInput
+from ..json_text import json_string, scalar_json
 from ..resources import pipeline_file
 from ..transform.values import INT64, normalise_timestamp, parse_number
 
@@ -691,9 +692,8 @@ def _extra_text(extra: dict):
 # Usage records: content key and deterministic id
 # --------------------------------------------------------------------------------------------
 _canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode  # made once
-_json_string = json.encoder.encode_basestring          # what that encoder writes for a str
 _SORTED_CONTENT = tuple(sorted(USAGE_CONTENT))
-_KEY_PREFIXES = tuple(("{" if i == 0 else ",") + _json_string(c) + ":" for i, c in enumerate(_SORTED_CONTENT))
+_KEY_PREFIXES = tuple(("{" if i == 0 else ",") + json_string(c) + ":" for i, c in enumerate(_SORTED_CONTENT))
 
 
 def usage_content_key(values: Mapping) -> str:
@@ -725,21 +725,13 @@ def usage_content_key(values: Mapping) -> str:
 
 def _content_json(content: list) -> str:
     """`_canonical_json` of {column: value} for the sorted content columns, written directly
-    when every value is text, a finite float, an int or None (the library's encoder spends
-    more time setting up than writing eight values); by the encoder otherwise."""
+    when every value is plain (hive_etl/json_text.py); by the encoder otherwise."""
     parts = []
     for prefix, value in zip(_KEY_PREFIXES, content):
-        kind = type(value)
-        if kind is str:
-            parts.append(prefix + _json_string(value))
-        elif kind is float and math.isfinite(value):
-            parts.append(prefix + float.__repr__(value))
-        elif kind is int:
-            parts.append(prefix + int.__repr__(value))
-        elif value is None:
-            parts.append(prefix + "null")
-        else:
+        text = scalar_json(value)
+        if text is None:
             return _canonical_json(dict(zip(_SORTED_CONTENT, content)))
+        parts.append(prefix + text)
     return "".join(parts) + "}"
 
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
+
+from ..json_text import json_string, scalar_json
 
 # Arrow's default allocator (mimalloc) keeps whole segments per thread after a batch is freed;
 # the system allocator gives them back. This process only ever holds one small batch at a time.
@@ -70,30 +71,12 @@ def row_json(columns: list[str], row) -> str:
     return _to_json({c: _jsonable(v) for c, v in zip(columns, row)})
 
 
-_json_string = json.encoder.encode_basestring     # what the encoders above write for a str
-
-
-def _scalar_json(value) -> str | None:
-    """`value` as the encoders write it, for text, ints, finite floats and None (most values);
-    None for anything else (the encoder itself is asked then)."""
-    kind = type(value)
-    if kind is str:
-        return _json_string(value)
-    if kind is int:
-        return int.__repr__(value)
-    if kind is float and math.isfinite(value):
-        return float.__repr__(value)
-    if value is None:
-        return "null"
-    return None
-
-
 def pk_json(pk: dict) -> str:
     if len(pk) == 1:                 # nearly every key: written directly, same text
         (name, value), = pk.items()
-        text = _scalar_json(value)
+        text = scalar_json(value)
         if text is not None:
-            return "{" + _json_string(name) + ": " + text + "}"
+            return "{" + json_string(name) + ": " + text + "}"
     return _to_sorted_json({k: _jsonable(v) for k, v in pk.items()})
 
 
@@ -102,9 +85,9 @@ def archive_line(table: str, pk: dict, column: str, value, reason: str) -> str:
     archive can take a value of each of hundreds of thousands of rows)."""
     shown = render(value)
     return "".join((
-        '{"source_table": ', _json_string(table), ', "source_pk": ', _json_string(pk_json(pk)),
-        ', "column": ', _json_string(column), ', "value": ', "null" if shown is None else _json_string(shown),
-        ', "value_type": ', _json_string(sqlite_type(value)), ', "reason": ', _json_string(reason), "}"))
+        '{"source_table": ', json_string(table), ', "source_pk": ', json_string(pk_json(pk)),
+        ', "column": ', json_string(column), ', "value": ', "null" if shown is None else json_string(shown),
+        ', "value_type": ', json_string(sqlite_type(value)), ', "reason": ', json_string(reason), "}"))
 
 
 class _ParquetFiles:
