@@ -54,7 +54,8 @@ Pitfalls met with Great Expectations 1.24 (and worked around here):
   SUMMARY (20 sample values: COMPLETE would list every unexpected value).
 - `unexpected_rows_expectation` computes the rows and their count as two metrics, each a
   full run of the query: every such expectation is first run as `hive_unexpected_row_count`
-  (the count alone), and only those that found rows run again as themselves for the rows.
+  (the count alone), and only those that found rows run again as `hive_unexpected_rows_found`
+  (the rows alone, the first pass's count kept).
 - A column-map expectation fetches its sample of unexpected values with one more full scan,
   even when the count says there are none: column-map expectations first run without
   samples (`partial_unexpected_count` 0, so LIMIT 0), and those that fail run again with
