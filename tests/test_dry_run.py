@@ -80,6 +80,33 @@ def test_expectation_suites_run_in_the_pipeline_and_data_docs_on_request(tmp_pat
     assert (tmp_path / "r" / "data-docs").is_dir() and list((tmp_path / "r" / "data-docs").rglob("index.html"))
 
 
+def test_an_orphan_in_the_build_stops_the_swap(tmp_path, monkeypatch):
+    """Foreign keys are proven by the target suite alone (no PRAGMA foreign_key_check among the
+    post-load checks): a row whose parent is gone, made after every load stage, must still stop
+    the migration before anything is swapped in, named by its fk: expectation."""
+    from hive_etl.stages import STAGES
+
+    archive_unmapped = STAGES["load.archive_unmapped"]
+
+    def and_orphan_a_message(ctx):
+        archive_unmapped(ctx)
+        ctx.conn.execute("UPDATE main.messages SET conversation_id = 'no-such-conversation' "
+                         "WHERE rowid = (SELECT min(rowid) FROM main.messages)")
+
+    monkeypatch.setitem(STAGES, "load.archive_unmapped", and_orphan_a_message)
+    home = tmp_path / "home"
+    shutil.copytree(SAMPLES["typescript"][0], home)
+    before = tree_hashes(home)
+    result = run_cli("migrate", "--home", str(home), "--report-dir", str(tmp_path / "r"))
+    assert result.exit_code == 1
+    assert "fk: messages.conversation_id -> conversations.id" in result.stderr and "nothing was swapped in" in result.stderr
+    assert tree_hashes(home) == before
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    failed = [check for check in report["checks"] if not check["ok"]]
+    assert report["outcome"] == "checks_failed" and [c["name"] for c in failed] == ["target expectations: target"]
+    assert '"conversation_id": "no-such-conversation"' in failed[0]["detail"]
+
+
 def test_a_failed_target_expectation_stops_the_swap(tmp_path, monkeypatch):
     from hive_etl.checks import expectations
 
