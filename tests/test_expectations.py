@@ -336,6 +336,24 @@ def test_planted_unreadable_values_unknown_models_and_duplicates_are_warnings(so
     assert unexpected_count(r.observed) == len(ledger["noncanonical_catalog_ids"])
 
 
+def test_a_key_repeated_in_a_drifted_source_is_named_once_with_its_rows(tmp_path):
+    """A source whose table lost its PRIMARY KEY can hold a key twice: `unique:` names each
+    repeated value once, with how many rows hold it; NULL keys are the not-null check's."""
+    db = tmp_path / "drifted.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE messages (id TEXT, conversation_id TEXT, role TEXT, content TEXT, "
+                 "stage TEXT, model_used TEXT, timestamp TEXT)")
+    conn.executemany("INSERT INTO messages (id, conversation_id, role, content) VALUES (?, 'c1', 'user', 'hi')",
+                     [("m-1",), ("m-2",), ("m-1",), ("m-3",), ("m-1",), ("m-3",), (None,), (None,)])
+    conn.commit()
+    conn.close()
+    outcome = next(o for o in ex.run_source_suites(db, immutable=True) if o.suite == "source.messages")
+    r = next(r for r in outcome.results if r.name == "unique: messages.id")
+    assert r.success is False and r.severity == "warning"
+    assert unexpected_count(r.observed) == 2
+    assert '"id": "m-1", "rows": 3' in r.observed and '"id": "m-3", "rows": 2' in r.observed and "m-2" not in r.observed
+
+
 def test_check_source_on_the_desktop_fixture_warns_exits_0_and_leaves_it_alone(tmp_path):
     home = SAMPLES["desktop"][0]
     db = home / ".hive" / "hive-ai.db"            # WAL mode: a read-only open would leave -wal/-shm
