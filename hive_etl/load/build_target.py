@@ -140,7 +140,7 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
     conn = sqlite3.connect(file_uri(ctx.build_path), uri=True, isolation_level=None)  # uri: ATTACH takes one
     # foreign_keys stay OFF while loading: the loader checks every key itself (and v13's
     # conversations table names a parent table that no longer exists, which would refuse
-    # every write); PRAGMA foreign_key_check proves the result afterwards. Sorts and
+    # every write); the target suite's fk: expectations prove the result afterwards. Sorts and
     # materialised selects spill to temp files, so memory does not grow with table size.
     for pragma in ("journal_mode = OFF", "synchronous = OFF", "foreign_keys = OFF", "temp_store = FILE",
                    "cache_size = -32768"):
