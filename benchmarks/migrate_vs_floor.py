@@ -5,9 +5,10 @@
 In one run, for each scale, on the same generated install (cached under --out), round-robin:
   (a) the floor: a plain copy of the same data into the same v13 schema: the database's
       tables by SQL (ATTACH, INSERT OR IGNORE ... SELECT of the shared columns, integer model
-      references through a JOIN to a map table, journal and sync off, indexes built after the
-      data), and the usage-monitor.json records streamed with ijson's C parser into
-      usage_records (executemany, no checks);
+      references through a JOIN to a map table, journal and sync off, the page size migrate
+      writes (hive_etl.sqlite_files.PAGE_SIZE), indexes built after the data), and the
+      usage-monitor.json records streamed with ijson's C parser into usage_records
+      (executemany, no checks);
   (b) `hive-etl migrate` with every check on (expectation suites included), to a new target.
 Each is a child process; its wall time and peak RSS are recorded: the largest single
 process (wait4, which covers the suites' child too) and the whole process tree (sampled
@@ -37,8 +38,10 @@ FLOOR_SCRIPT = r"""
 import sqlite3, sys
 from hive_etl.load.all_tables import load_order
 from hive_etl.schema import create_indexes, create_tables, target_spec
+from hive_etl.sqlite_files import PAGE_SIZE
 source, target = sys.argv[1], sys.argv[2]
 conn = sqlite3.connect(target, isolation_level=None)
+conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")   # the page size migrate writes: the same physical layout
 conn.execute("PRAGMA journal_mode = OFF"); conn.execute("PRAGMA synchronous = OFF")
 create_tables(conn)
 conn.execute("ATTACH DATABASE ? AS src", (source,))

@@ -97,6 +97,13 @@ def _findings(rows: list[str], shown: int = 3) -> str:
     return "; ".join(lines[:shown]) + (f"; ... ({len(lines)} findings)" if len(lines) > shown else "")
 
 
+# Page size of the files this tool creates (the new database, the JSON staging). SQLite's
+# default is 4096; with 8192 a heavy install migrates about 10% faster (fewer pages to write,
+# index and check) and the floor copy about 6% (benchmarks/migrate_vs_floor.py gives the floor
+# the same). Any SQLite reads any page size; a merge keeps the existing target's.
+PAGE_SIZE = 8192
+
+
 def file_uri(path: Path, mode: str | None = None) -> str:
     """A SQLite URI for `path` (quoted, so `?`, `#` and `%` in names stay names)."""
     return f"file:{quote(Path(path).as_posix())}" + (f"?{mode}" if mode else "")

@@ -82,6 +82,7 @@ def test_merge_keeps_the_targets_rows_and_adds_the_sources(merged):
     assert report["tables"]["conversations"]["inserted"] > 100
     assert conn.execute("SELECT profile_name FROM consensus_profiles WHERE id = 'rust-only'").fetchone() == ("Made in Rust",)
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert conn.execute("PRAGMA page_size").fetchone() == (4096,)   # the existing target's layout, kept
     assert all(check["ok"] for check in report["checks"]), report["checks"]
     for name, t in report["tables"].items():
         assert t["read"] == t["inserted"] + t["merged"] + t["duplicates"] + t["quarantined"], name

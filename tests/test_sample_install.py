@@ -16,6 +16,7 @@ import pytest
 
 from conftest import SAMPLES, load_generator, run_cli
 from hive_etl.schema import diff_migrations, diff_tables, introspect, migration_rows, target_spec
+from hive_etl.sqlite_files import PAGE_SIZE
 from hive_etl.transform.model_ids import canonicalise, shipped_aliases
 
 SPEC = target_spec()
@@ -63,6 +64,7 @@ def test_target_schema_is_identical_to_the_spec(run):
     assert introspect(run.conn) == SPEC["tables"]
     assert diff_migrations(migration_rows(run.conn), SPEC["migration_tracking"]["versions"]) == []
     assert run.rows("PRAGMA journal_mode") == [("wal",)]
+    assert run.rows("PRAGMA page_size") == [(PAGE_SIZE,)]     # the tool's, not SQLite's default 4096
 
 
 def test_foreign_key_and_integrity_checks_are_clean(run):

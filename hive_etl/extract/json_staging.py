@@ -30,6 +30,7 @@ from collections import defaultdict
 from ..context import RunContext, SourceCounts
 from ..extract.legacy_json import TARGET_TABLE, JsonRow, find_json_sources, layout, read_json_source
 from ..schema import target_spec
+from ..sqlite_files import PAGE_SIZE
 from ..transform.table_plan import q
 
 CREDITS_REASON = "credits are never stored locally in the Rust era"
@@ -74,8 +75,8 @@ BIG_FILE = "usage_monitor"   # the one file that can be large: staged apart, bes
 def stage_files(ctx: RunContext, sources: dict, bar) -> None:
     """Read `sources` ({kind: path}) to their end into `ctx.json_path`, in one transaction."""
     conn = sqlite3.connect(ctx.json_path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
+    for pragma in (f"page_size = {PAGE_SIZE}", "journal_mode = OFF", "synchronous = OFF"):
+        conn.execute(f"PRAGMA {pragma}")
     conn.execute("CREATE TABLE IF NOT EXISTS stage_models (model TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute("BEGIN")
     try:

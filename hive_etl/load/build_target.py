@@ -17,7 +17,7 @@ from pathlib import Path
 from ..context import RunContext
 from ..errors import BadInput
 from ..schema import SCHEMA_VERSION, create_fresh_target, diff_migrations, diff_tables, introspect, migration_rows, target_spec
-from ..sqlite_files import file_uri, in_use_by_another_process, open_readonly, quick_check, read_header, table_names
+from ..sqlite_files import PAGE_SIZE, file_uri, in_use_by_another_process, open_readonly, quick_check, read_header, table_names
 from ..transform import values
 from . import legacy_json
 from .tables import row_count
@@ -142,8 +142,8 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
     # conversations table names a parent table that no longer exists, which would refuse
     # every write); the target suite's fk: expectations prove the result afterwards. Sorts and
     # materialised selects spill to temp files, so memory does not grow with table size.
-    for pragma in ("journal_mode = OFF", "synchronous = OFF", "foreign_keys = OFF", "temp_store = FILE",
-                   "cache_size = -32768"):
+    for pragma in (f"page_size = {PAGE_SIZE}", "journal_mode = OFF", "synchronous = OFF", "foreign_keys = OFF",
+                   "temp_store = FILE", "cache_size = -32768"):
         conn.execute(f"PRAGMA {pragma}")
     values.register(conn)
     if not ctx.merge:
