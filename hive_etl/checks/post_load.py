@@ -10,7 +10,7 @@ Foreign keys are proven once, by the target suite (expectations/target.json), wh
 beside these checks and gates the swap the same way: it holds one `fk:` expectation per
 foreign key of the spec (tests/test_expectations.py holds it to that), and the schema check
 here proves the built file declares exactly the spec's keys. `PRAGMA foreign_key_check` here
-as well probed every key a second time (1.5-3 s on a heavy install, at the end of the run).
+as well would probe every key a second time (1.5-3 s on a heavy install, at the end of the run).
 
 quick_check reads every page of the new file, the longest of these checks; once the build is
 committed it runs on a connection of its own, in a thread beside the others
