@@ -66,10 +66,9 @@ def post_load_checks(ctx: RunContext) -> None:
 
 
 def _create_indexes(ctx: RunContext, tables: set[str] | None) -> None:
-    if ctx.conn.in_transaction:
-        ctx.conn.execute("COMMIT")
-    bar = ctx.bar("indexes", len(missing_indexes(ctx.conn, tables)), "indexes")
-    create_indexes(ctx.conn, lambda done, table: bar.update(done, table), tables)
+    statements = missing_indexes(ctx.conn, tables)
+    bar = ctx.bar("indexes", len(statements), "indexes")
+    create_indexes(ctx.conn, lambda done, table: bar.update(done, table), statements)
     bar.close()
 
 

@@ -54,13 +54,15 @@ def missing_indexes(conn: sqlite3.Connection, tables: set[str] | None = None) ->
 
 
 def create_indexes(conn: sqlite3.Connection, progress: Callable[[int, str], None] | None = None,
-                   tables: set[str] | None = None) -> None:
-    """Create the 94 explicit indexes (those of `tables` only, when given) that are not built
-    yet, one statement at a time; run after bulk loading. `progress(done, table)` is told
-    after each one."""
+                   statements: list[str] | None = None) -> None:
+    """Create the explicit indexes not built yet (`statements`, when the caller has listed them
+    with missing_indexes), one statement at a time; run after bulk loading.
+    `progress(done, table)` is told after each one."""
+    if statements is None:
+        statements = missing_indexes(conn)
     if conn.in_transaction:
         conn.execute("COMMIT")
-    for done, statement in enumerate(missing_indexes(conn, tables), 1):
+    for done, statement in enumerate(statements, 1):
         conn.execute(statement)
         if progress is not None:
             progress(done, index_table(statement))
