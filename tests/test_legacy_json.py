@@ -290,6 +290,23 @@ def test_content_key_matches_a_database_row_however_spelled():
     assert usage_content_key(dict(db_row, cost="abc")) != usage_content_key(db_row)   # no exception
 
 
+def test_content_key_of_a_plain_row_is_the_canonical_json_of_its_values():
+    # Plain rows (text, a float or int cost, int tokens, an export-form timestamp) have their key
+    # written directly; it must be the very text the canonical encoder gives, or ids would change.
+    plain = dict(user_id="u-7", conversation_id="c\"1\\é\u2028", action_type="model_call", cost=0.0042,
+                 tokens_input=120, tokens_output=0, model_used="openai/gpt-4o", timestamp="2024-03-01T10:00:00.000Z")
+    canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+    for change in ({}, dict(cost=3), dict(cost=-0.0), dict(cost=1e-310), dict(cost=2**62), dict(user_id=None),
+                   dict(model_used=None, conversation_id=None), dict(tokens_input=2**63 - 1), dict(action_type="")):
+        row = dict(plain, **change)
+        assert usage_content_key(row) == canonical(dict(row, cost=float(row["cost"]))), change
+    # anything else takes the general path: the same key as its plain spelling, or its own
+    assert usage_content_key(dict(plain, cost=True)) == usage_content_key(dict(plain, cost=1.0))   # as parse_number reads it
+    assert usage_content_key(dict(plain, tokens_input=120.0)) == usage_content_key(plain)
+    assert usage_content_key(dict(plain, cost=float("nan"))) != usage_content_key(plain)
+    assert usage_content_key(dict(plain, user_id=7)) == canonical(dict(plain, user_id=7))
+
+
 _CONTENT_VALUES = st.one_of(st.none(), st.text(), st.integers(), st.floats(), st.booleans(),
                             st.integers(min_value=2**63, max_value=2**70))
 

@@ -705,6 +705,12 @@ def usage_content_key(values: Mapping) -> str:
     millisecond (timestamp_instant), however each is spelled. Works for a JsonRow's values and
     for a usage_records row normalised by the table loader alike.
     """
+    plain = _plain_content_key(values)
+    return plain if plain is not None else _content_key(values)
+
+
+def _content_key(values: Mapping) -> str:
+    """usage_content_key for any row: each value made canonical, then the JSON text."""
     content = []
     for column in _SORTED_CONTENT:
         value = values.get(column)
@@ -721,6 +727,32 @@ def usage_content_key(values: Mapping) -> str:
             value = timestamp_instant(value)
         content.append(value)
     return _content_json(content)
+
+
+def _plain_content_key(values: Mapping) -> str | None:
+    """usage_content_key, written directly, for the row nearly every record is: text or NULL
+    in the text columns, a finite float (or an int) cost, int tokens, a timestamp already in
+    the export form. None for any other row (the general path decides)."""
+    action, conversation, cost, model, moment, tokens_in, tokens_out, user = map(values.get, _SORTED_CONTENT)
+    kind = type(cost)
+    if kind is int and abs(cost) < INT64:
+        cost = float(cost)
+    elif kind is not float or not math.isfinite(cost):
+        return None
+    if (type(tokens_in) is not int or type(tokens_out) is not int or type(moment) is not str
+            or not is_export_format(moment)):
+        return None
+    texts = []
+    for text in (action, conversation, model, user):
+        if type(text) is str:
+            texts.append(json_string(text))
+        elif text is None:
+            texts.append("null")
+        else:
+            return None
+    return (f'{{"action_type":{texts[0]},"conversation_id":{texts[1]},"cost":{float.__repr__(cost)},'
+            f'"model_used":{texts[2]},"timestamp":"{moment}","tokens_input":{int.__repr__(tokens_in)},'
+            f'"tokens_output":{int.__repr__(tokens_out)},"user_id":{texts[3]}}}')
 
 
 def _content_json(content: list) -> str:
