@@ -126,6 +126,8 @@ class _Fields:
     by_key: dict
     defaults: tuple = ()   # (name, default or None) of every field, in order
     required: tuple = ()   # the fields a record must give
+    steps: dict = None     # source key -> (field, name, normalise, allowed): what _extract does per key
+    required_names: frozenset = frozenset()
 
 
 def _compile_fields(where: str, rules: dict) -> _Fields:
@@ -143,8 +145,10 @@ def _compile_fields(where: str, rules: dict) -> _Fields:
                 raise ValueError(f"legacy_json.yaml {where}: key {key!r} names both {by_key[key].name} and {name}")
             by_key[key] = field
         fields.append(field)
-    return _Fields(tuple(fields), by_key, tuple((f.name, f.default) for f in fields),
-                   tuple(f for f in fields if f.required))
+    required = tuple(f for f in fields if f.required)
+    return _Fields(tuple(fields), by_key, tuple((f.name, f.default) for f in fields), required,
+                   {k: (f, f.name, f.normalise, f.allowed) for k, f in by_key.items()},
+                   frozenset(f.name for f in required))
 
 
 @cache
@@ -615,19 +619,19 @@ def _extract(spec: _Fields, record: dict, implied: Mapping | None = None,
     record; `defaults` (the file's user id) fill a field the record leaves empty.
     """
     given, extra, problems, failed = {}, {}, [], set()   # given: field name -> normalised value
-    by_key = spec.by_key
+    steps = spec.steps
     for key, value in record.items():
-        field = by_key.get(key)
-        if field is None:
+        step = steps.get(key)
+        if step is None:
             extra[key] = value
             continue
         if value is None:
             continue
-        name = field.name
+        field, name, normalise, allowed = step
         try:
-            result = field.normalise(field, value)
-            if field.allowed is not None and result is not None and result not in field.allowed:
-                raise _Invalid("one of " + ", ".join(field.allowed))
+            result = normalise(field, value)
+            if allowed is not None and result is not None and result not in allowed:
+                raise _Invalid("one of " + ", ".join(allowed))
         except _Invalid as exc:
             problems.append(f"{_name(key, field)}: expected {exc}; found {_show(value)}")
             failed.add(name)
@@ -667,7 +671,7 @@ def _extract(spec: _Fields, record: dict, implied: Mapping | None = None,
             if result is None and field.required:
                 problems.append(_missing(field))
             values[name] = result
-    else:
+    elif not given.keys() >= spec.required_names:   # nearly every record gives them all
         problems.extend(_missing(field) for field in spec.required if values[field.name] is None and field.name not in failed)
     return values, problems, extra
 
