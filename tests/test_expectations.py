@@ -506,3 +506,23 @@ def test_a_path_with_spaces_question_marks_and_percent_signs_is_opened(migrated,
     outcome = ex.run_suite(db, "target", migrated.params, only=["row count: messages", "seeded models keep internal_id 1..13"])
     assert [r.status for r in outcome.results] == ["passed", "passed"], [r.observed for r in outcome.results]
     assert sorted(p.name for p in folder.iterdir()) == ["hive ai.db"]
+
+
+def test_a_suite_runs_with_the_page_cache_its_meta_asks_for(migrated, monkeypatch):
+    # The target suite asks for 8 MB (its foreign-key probes); a suite that asks nothing keeps
+    # SQLite's own 2 MB (cache_size -2000), even after one that asked in the same process.
+    assert TARGET["meta"]["page_cache_kib"] == 8192
+
+    def suite(name: str) -> dict:
+        kib = int(name.removeprefix("cache"))
+        expected = -kib if kib else -2000
+        return {"name": name, "meta": {"absent": "fail", "table": "users", **({"page_cache_kib": kib} if kib else {})},
+                "expectations": [{"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": (
+                    f"SELECT p.cache_size FROM pragma_cache_size AS p WHERE p.cache_size <> {expected} "
+                    "AND EXISTS (SELECT 1 FROM {batch})")},
+                    "meta": {"name": f"page cache {expected}", "severity": "error", "why": "the suite's meta"}}]}
+
+    monkeypatch.setattr(ex, "load_suite", suite)
+    for name in ("cache8192", "cache0", "cache4096"):
+        outcome = ex.run_suites(migrated.db, [name], immutable=True)[0]
+        assert [r.status for r in outcome.results] == ["passed"], (name, [r.observed for r in outcome.results])
