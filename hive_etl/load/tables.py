@@ -2,7 +2,7 @@
 
 Runs a table plan (hive_etl/transform/table_plan.py) as one bulk `INSERT ... SELECT` inside
 SQLite. The few rows that are not written as they are reach Python through the plan's
-`hive_flag` SQL function during that same pass, and go straight to the quarantine and
+`hive_flag` and `hive_nulled` SQL functions during that same pass, and go straight to the quarantine and
 archive files. The reconciliation terms are measured, not derived from each other:
 `read` is the source row count, `inserted` the growth of the target table,
 `merged`/`duplicates` the rows whose key the target already had (different / equal in
@@ -37,30 +37,28 @@ def source_pk(ctx: RunContext, table: str, columns: list[str], row) -> dict:
 
 
 class FlaggedRows:
-    """The `hive_flag` SQL function of one table load. SQLite calls it, during the bulk
-    statement, for each row that is not written as it is; the row goes straight to the
-    quarantine or archive file (buffered there in bounded batches), so memory does not grow
-    with the number of such rows. Returns 1 when the row is still to be written."""
+    """The `hive_flag` and `hive_nulled` SQL functions of one table load (TablePlan.keep_sql).
+    SQLite calls them, during the bulk statement, for each row that is not written as it is:
+    the row, or the value it loses, goes straight to the quarantine or archive file (buffered
+    there in bounded batches), so memory does not grow with the number of such rows."""
 
     def __init__(self, ctx: RunContext, plan: TablePlan):
         self.ctx, self.plan = ctx, plan
-        self.keys, self.nulls, self.columns = len(plan.source_keys), list(plan.nulls), list(plan.source_columns)
+        self.keys, self.columns = len(plan.source_keys), list(plan.source_columns)
         # per NULLable column: (the source column it is archived under, what the reason says was done)
-        self.archived_as = [(plan.source_of(c) or c, f"{c} set to {plan.fallback_of(c)}: ") for c in self.nulls]
+        self.archived_as = [(plan.source_of(c) or c, f"{c} set to {plan.fallback_of(c)}: ") for c in plan.nulls]
         self.quarantined = self.skipped = 0
         self.quarantined_sums = [0] * len(plan.tallied)   # of plan.tallied, over the quarantined rows
-        # where hive_flag's arguments after (rid, reason, skip) end: source key, NULLed pairs, tallied values
-        self.pairs_at = self.keys + 2 * len(self.nulls)
-        self.tallied_at = self.pairs_at + len(plan.tallied)
+        self.tallied_at = self.keys + len(plan.tallied)   # where hive_flag's source key and tallied values end
 
     def _pk(self, rid, key) -> dict:
         return dict(zip(self.plan.source_keys, key)) if self.keys else {"rowid": rid}
 
     def __call__(self, rid, reason, skip, *rest):
+        """hive_flag: a row quarantined (`reason`) or merged into another (`skip`): 0, not written."""
         sidecars, table = self.ctx.sidecars, self.plan.source_name
         key = rest[: self.keys]
-        pairs = rest[self.keys: self.pairs_at]
-        tallied = rest[self.pairs_at: self.tallied_at]
+        tallied = rest[self.keys: self.tallied_at]
         raw = rest[self.tallied_at:]
         if reason is not None:
             self.quarantined += 1
@@ -69,15 +67,17 @@ class FlaggedRows:
                     self.quarantined_sums[i] += value
             sidecars.quarantine_row(table, rid, self._pk(rid, key), reason, self.columns, raw)
             return 0
-        if skip is not None:
-            self.skipped += 1
-            for column, value in zip(self.columns, raw):
-                if value is not None:
-                    sidecars.archive_value(table, self._pk(rid, key), column, value, skip)
-            return 0
-        for (column, replaced), why, original in zip(self.archived_as, pairs[0::2], pairs[1::2]):
-            if why is not None:
-                sidecars.archive_value(table, self._pk(rid, key), column, original, replaced + why)
+        self.skipped += 1
+        for column, value in zip(self.columns, raw):
+            if value is not None:
+                sidecars.archive_value(table, self._pk(rid, key), column, value, skip)
+        return 0
+
+    def nulled(self, position, rid, *rest):
+        """hive_nulled: the value of the `position`-th NULLable column is replaced; the row is written."""
+        column, replaced = self.archived_as[position]
+        self.ctx.sidecars.archive_value(self.plan.source_name, self._pk(rid, rest[: self.keys]), column,
+                                        rest[self.keys + 1], replaced + rest[self.keys])
         return 1
 
 
@@ -116,6 +116,7 @@ def _write(ctx: RunContext, plan: TablePlan, counts, flagged: FlaggedRows) -> Me
     conn, table = ctx.conn, plan.table
     before = row_count(conn, "main", table)
     conn.create_function("hive_flag", -1, flagged)
+    conn.create_function("hive_nulled", -1, flagged.nulled)
     merged = None
     if before == 0 or not may_match(conn, plan):
         conn.execute(plan.insert_sql())

@@ -131,21 +131,24 @@ class TablePlan:
         return f"m.{q(column)}"
 
     def keep_sql(self) -> str:
-        """The load's one WHERE term: 1 for a row to write. A row that is quarantined, merged
-        into another or loses a value is first reported to `hive_flag(rid, reason, skip,
-        source key values..., per NULLable column: why and original value..., the values
-        written of the `tallied` columns..., the whole raw source row...)`, which records it
-        in the quarantine and archive files and answers whether to write it; clean rows never
-        leave SQL, and the arguments are only evaluated for flagged rows. One pass: no audit
-        scan, nothing held in memory."""
-        flags = ["m._reason IS NOT NULL", "m._skip IS NOT NULL"] + [f"m.{q('_null_' + c)} IS NOT NULL" for c in self.nulls]
-        args = ["m._rid", "m._reason", "m._skip"] + [f"m._pk_{i}" for i in range(len(self.source_keys))]
-        for column in self.nulls:
-            original = f"m.{q('_raw_' + column)}" if self.raw_of(column) else f"m.{q(column)}"
-            args += [f"m.{q('_null_' + column)}", original]
-        args += [self.value_sql(c) for c in self.tallied]
+        """The load's one WHERE term: 1 for a row to write. A row that is quarantined or merged
+        into another is first reported to `hive_flag(rid, reason, skip, source key values...,
+        the values written of the `tallied` columns..., the whole raw source row...)`, which
+        records it in the quarantine or archive file and answers whether to write it (0); a
+        row written with a value replaced reports each such value to `hive_nulled(position of
+        the column in plan.nulls, rid, source key values..., why, original value)`, which
+        archives it (and answers 1). Clean rows never leave SQL, and the arguments are only
+        evaluated for flagged rows. One pass: no audit scan, nothing held in memory."""
+        key = [f"m._pk_{i}" for i in range(len(self.source_keys))]
+        args = ["m._rid", "m._reason", "m._skip"] + key + [self.value_sql(c) for c in self.tallied]
         args += [f"m._src_{i}" for i in range(len(self.source_columns))]
-        return f"CASE WHEN {' OR '.join(flags)} THEN hive_flag({', '.join(args)}) ELSE 1 END"
+        kept = []
+        for i, column in enumerate(self.nulls):
+            why = f"m.{q('_null_' + column)}"
+            original = f"m.{q('_raw_' + column)}" if self.raw_of(column) else f"m.{q(column)}"
+            kept.append(f"CASE WHEN {why} IS NOT NULL THEN hive_nulled({', '.join([str(i), 'm._rid'] + key + [why, original])}) ELSE 1 END")
+        return (f"CASE WHEN m._reason IS NOT NULL OR m._skip IS NOT NULL THEN hive_flag({', '.join(args)}) "
+                f"ELSE {' AND '.join(kept) or '1'} END")
 
     def source_value_sql(self, column: str) -> str | None:
         """The value written of `column`, over the source row `s` alone (no parents, no other
