@@ -430,8 +430,8 @@ def test_counting_first_gives_the_same_outcomes_and_data_docs_runs_show_the_libr
     plain = ex.run_suites(migrated.db, ["target"], migrated.params, count_first=False)[0]
     assert [(r.name, r.success, r.observed) for r in counted.results] == [(r.name, r.success, r.observed) for r in plain.results]
     types = lambda outcome: {r.expectation_config.type for run in outcome.validation_results for r in run.results}  # noqa: E731
-    assert ex.COUNT_ONLY in types(counted)
-    assert ex.COUNT_ONLY not in types(plain) and ex.UNEXPECTED_ROWS in types(plain)
+    assert ex.ROWS_ONLY in types(counted) and ex.UNEXPECTED_ROWS not in types(counted)
+    assert ex.ROWS_ONLY not in types(plain) and ex.UNEXPECTED_ROWS in types(plain)
 
 
 def test_expectations_counted_first_keep_their_samples_where_they_fail():
@@ -442,12 +442,36 @@ def test_expectations_counted_first_keep_their_samples_where_they_fail():
     assert outcomes(counted) == outcomes(plain)
     failed = [r for o in counted for r in o.results if r.success is False and r.expectation_type.startswith("expect_column_values_")]
     assert failed and all(", e.g. [" in r.observed and r.observed.split(", e.g. ")[1] != "[]" for r in failed)
-    # unexpected-rows expectations: counted once, and only the failed ones fetch their rows
+    # unexpected-rows expectations: one query each, for their rows (none has 200 here, so
+    # none is counted apart), the failed ones with their samples
     failed_rows = [r for o in counted for r in o.results if r.success is False and r.expectation_type == ex.UNEXPECTED_ROWS]
     assert failed_rows and all(" row" in r.observed and ": " in r.observed for r in failed_rows)
     ran = [(r.expectation_config.type, r.expectation_config.meta["name"]) for o in counted for run in o.validation_results for r in run.results]
-    assert sorted(n for t, n in ran if t == ex.ROWS_ONLY) == sorted(r.name for r in failed_rows)
-    assert ex.UNEXPECTED_ROWS not in {t for t, _ in ran}
+    run_rows = [r.name for o in counted for r in o.results if r.expectation_type == ex.UNEXPECTED_ROWS and not r.observed.startswith("skipped")]
+    assert sorted(n for t, n in ran if t == ex.ROWS_ONLY) == sorted(run_rows)
+    assert not {ex.UNEXPECTED_ROWS, ex.COUNT_ONLY} & {t for t, _ in ran}
+
+
+def test_expectations_with_more_unexpected_rows_than_are_fetched_are_counted(tmp_path):
+    # 250 messages of a conversation that does not exist: more than the library fetches (200),
+    # so their number comes from a count, and the samples from the rows fetched again.
+    db = tmp_path / "hive-ai.db"
+    shutil.copyfile(SAMPLE_DB, db)
+    con = sqlite3.connect(db)
+    con.executemany("INSERT INTO messages (id, conversation_id, role, content, timestamp) VALUES (?, 'gone', 'user', 'hi', "
+                    "'2024-01-04T00:56:37.000Z')", [(f"orphan-{i}",) for i in range(250)])
+    orphans = con.execute("SELECT count(*) FROM messages AS m WHERE NOT EXISTS "
+                          "(SELECT 1 FROM conversations AS c WHERE c.id = m.conversation_id)").fetchone()[0]
+    con.commit()
+    con.close()
+    counted = ex.run_suites(db, ["source.messages"], immutable=True)[0]
+    plain = ex.run_suites(db, ["source.messages"], immutable=True, count_first=False)[0]
+    assert [(r.name, r.success, r.observed) for r in counted.results] == [(r.name, r.success, r.observed) for r in plain.results]
+    name = "parent exists: messages.conversation_id -> conversations.id"
+    assert next(r for r in counted.results if r.name == name).observed.startswith(f"{orphans} rows (first 5): ")
+    ran = [(r.expectation_config.type, r.expectation_config.meta["name"]) for run in counted.validation_results for r in run.results]
+    assert [t for t, n in ran if n == name] == [ex.ROWS_ONLY, ex.COUNT_ONLY, ex.ROWS_ONLY]
+    assert {n for t, n in ran if t == ex.COUNT_ONLY} == {name}
 
 
 def test_data_docs_are_built_from_outcomes(migrated, tmp_path):

@@ -612,6 +612,7 @@ def _outcome(p: _Planned, success: bool | None, observed: str) -> ExpectationOut
     )
 
 
+ROWS_FETCHED = 200   # the most unexpected rows the library fetches (great_expectations.constants.MAX_RESULT_RECORDS)
 COUNT_ONLY = "hive_unexpected_row_count"
 ROWS_ONLY = "hive_unexpected_rows_found"
 
@@ -630,10 +631,10 @@ def _split_unexpected_rows() -> None:
     """Register the two halves of an unexpected-rows expectation.
 
     Great Expectations' own computes both of its metrics, the rows and their count, so every
-    query (a full scan when the data is clean) runs twice. `hive_unexpected_row_count` only
-    counts; `hive_unexpected_rows_found` only fetches the rows, for the expectations whose
-    count was not 0 (the count is the first half's). Same outcome, one query each where the
-    data is clean, two where it is not (was two and four)."""
+    query (a full scan when the data is clean) runs twice. `hive_unexpected_rows_found` only
+    fetches the rows (at most ROWS_FETCHED); `hive_unexpected_row_count` only counts, for the
+    expectations with that many rows, whose rows are then fetched again. Same outcome, one
+    query each but for those (was two, and four where rows were found)."""
     global _split_registered
     if _split_registered:
         return
@@ -661,12 +662,14 @@ def _validate(gx, batch, suite_name: str, ge_params: dict, run_id, raw_results: 
     """Validate `members` on `batch` as one suite; their outcomes go into `results` (by id),
     the library's result into `raw_results`. Returns each member's success. `half` runs the
     unexpected-rows expectations as their "count" (kept in `counts`) or their "rows" (with the
-    count kept before); None as the library's own."""
+    count kept before), or their rows first ("rows_first": fewer than ROWS_FETCHED rows are
+    all of them, and that is their count; the others get no outcome here); None as the
+    library's own."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     if half:
         _split_unexpected_rows()
-    as_type = {"count": COUNT_ONLY, "rows": ROWS_ONLY}.get(half)
+    as_type = {"count": COUNT_ONLY, "rows": ROWS_ONLY, "rows_first": ROWS_ONLY}.get(half)
     by_name = {p.exp["meta"]["name"]: p for p in members}
     objects = [ExpectationConfiguration(
         type=as_type if as_type and p.exp["type"] == UNEXPECTED_ROWS else p.exp["type"],
@@ -691,6 +694,11 @@ def _validate(gx, batch, suite_name: str, ge_params: dict, run_id, raw_results: 
                 if counts.get(id(p)) is None:
                     continue            # its count failed: that outcome (the error) stands
                 result.result["observed_value"] = counts[id(p)]
+            elif half == "rows_first":
+                rows = (result.result.get("details") or {}).get("unexpected_rows") or []
+                if len(rows) >= ROWS_FETCHED:
+                    continue            # as many as the library fetches: counted, then fetched again
+                counts[id(p)] = result.result["observed_value"] = len(rows)
         results[id(p)] = _observed(result, p, ge_params)
         succeeded[id(p)] = bool(result.success) and not _exception_message(result.exception_info)
     return succeeded
@@ -705,8 +713,8 @@ def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | Non
     the expectations with these names (the others are left out of the outcome); `immutable`
     True for a file nothing writes to while it is read (a snapshot, a committed fixture),
     None to decide as hive_etl.sqlite_files.open_readonly does (read_immutable). The file is
-    never written to, and no -wal/-shm file is left behind. `count_first` runs unexpected-rows
-    expectations as counts first (same outcomes, half the queries); False keeps the library's
+    never written to, and no -wal/-shm file is left behind. `count_first` runs each query once
+    where it can (see below; same outcomes, half the queries); False keeps the library's
     own expectation in the results, as Data Docs should show them.
     """
     db_path = Path(db_path)
@@ -763,18 +771,28 @@ def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | Non
                 suite_name = f"{name if single else f'{name}.{table}'}{'.sql' if kind == 'rows' else ''}"
                 validate = partial(_validate, gx, batches[table], suite_name, ge_params, run_id, raw_results, results,
                                    counts, meta={"hive_etl_suite": name, "table": table})
-                # Counted first: unexpected-rows queries as counts (the library's own expectation
-                # runs every query twice), column-map ones without sample values (fetching
+                # Each query once where it can be (the library's own unexpected-rows expectation
+                # runs its query twice, for the rows and for their count): unexpected-rows
+                # queries for their rows (the library fetches at most ROWS_FETCHED, so fewer
+                # is the count too, and a clean table costs the one scan a count would); those
+                # with that many rows are counted, then fetched again for their samples.
+                # Column-map expectations are counted first, without sample values (fetching
                 # them is one more full scan each, even when there are none); the few that
-                # fail run again for their rows or samples.
+                # fail run again for their samples.
                 detailed = "SUMMARY" if kind == "columns" else "COMPLETE"
-                first = _counts_only_format() if count_first and kind == "columns" else detailed
-                counted = validate(members, first, half="count" if count_first else None)
-                if count_first:
-                    found = [p for p in members if counted.get(id(p)) is not True
-                             and (kind == "columns" or p.exp["type"] == UNEXPECTED_ROWS)]
+                if count_first and kind != "columns":
+                    validate(members, detailed, half="rows_first")
+                    capped = [p for p in members if p.exp["type"] == UNEXPECTED_ROWS and id(p) not in results]
+                    if capped:
+                        validate(capped, detailed, half="count")
+                        validate([p for p in capped if counts.get(id(p))], detailed, half="rows")
+                elif count_first:
+                    counted = validate(members, _counts_only_format(), half="count")
+                    found = [p for p in members if counted.get(id(p)) is not True]
                     if found:
                         validate(found, detailed, half="rows")
+                else:
+                    validate(members, detailed, half=None)
                 for p in members:
                     results.setdefault(id(p), (False, "error: no result from Great Expectations"))
             outcome = SuiteOutcome(name, [_outcome(p, *results[id(p)]) for p in planned],
