@@ -2,8 +2,8 @@
 
 Runs a table plan (hive_etl/transform/table_plan.py) as one bulk `INSERT ... SELECT` inside
 SQLite. The few rows that are not written as they are reach Python through the plan's
-`hive_flag` and `hive_nulled` SQL functions during that same pass, and go straight to the quarantine and
-archive files. The reconciliation terms are measured, not derived from each other:
+`hive_flag` and `hive_nulled` SQL functions during that same pass, and go straight to the
+quarantine and archive files. The reconciliation terms are measured, not derived from each other:
 `read` is the source row count, `inserted` the growth of the target table,
 `merged`/`duplicates` the rows whose key the target already had (different / equal in
 every column), `quarantined` the rows flagged with a reason. The identity between them is
