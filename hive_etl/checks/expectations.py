@@ -54,9 +54,10 @@ Pitfalls met with Great Expectations 1.24 (and worked around here):
   column-map expectation, else the table gets two validations, the column-map ones with
   SUMMARY (20 sample values: COMPLETE would list every unexpected value).
 - `unexpected_rows_expectation` computes the rows and their count as two metrics, each a
-  full run of the query: every such expectation is first run as `hive_unexpected_row_count`
-  (the count alone), and only those that found rows run again as `hive_unexpected_rows_found`
-  (the rows alone, the first pass's count kept).
+  full run of the query: every such expectation is first run as `hive_unexpected_rows_found`
+  (the rows alone; the library fetches at most MAX_RESULT_RECORDS, 200, so fewer are their
+  count too), and only those that filled the fetch run again as `hive_unexpected_row_count`
+  (the count alone), then once more for their rows.
 - A column-map expectation fetches its sample of unexpected values with one more full scan,
   even when the count says there are none: column-map expectations first run without
   samples (`partial_unexpected_count` 0, so LIMIT 0), and those that fail run again with
@@ -612,7 +613,6 @@ def _outcome(p: _Planned, success: bool | None, observed: str) -> ExpectationOut
     )
 
 
-ROWS_FETCHED = 200   # the most unexpected rows the library fetches (great_expectations.constants.MAX_RESULT_RECORDS)
 COUNT_ONLY = "hive_unexpected_row_count"
 ROWS_ONLY = "hive_unexpected_rows_found"
 
@@ -632,8 +632,8 @@ def _split_unexpected_rows() -> None:
 
     Great Expectations' own computes both of its metrics, the rows and their count, so every
     query (a full scan when the data is clean) runs twice. `hive_unexpected_rows_found` only
-    fetches the rows (at most ROWS_FETCHED); `hive_unexpected_row_count` only counts, for the
-    expectations with that many rows, whose rows are then fetched again. Same outcome, one
+    fetches the rows (at most the library's MAX_RESULT_RECORDS); `hive_unexpected_row_count`
+    only counts, for the expectations with that many rows, whose rows are then fetched again. Same outcome, one
     query each but for those (was two, and four where rows were found)."""
     global _split_registered
     if _split_registered:
@@ -662,9 +662,10 @@ def _validate(gx, batch, suite_name: str, ge_params: dict, run_id, raw_results: 
     """Validate `members` on `batch` as one suite; their outcomes go into `results` (by id),
     the library's result into `raw_results`. Returns each member's success. `half` runs the
     unexpected-rows expectations as their "count" (kept in `counts`) or their "rows" (with the
-    count kept before), or their rows first ("rows_first": fewer than ROWS_FETCHED rows are
-    all of them, and that is their count; the others get no outcome here); None as the
+    count kept before), or their rows first ("rows_first": fewer than MAX_RESULT_RECORDS rows
+    are all of them, and that is their count; the others get no outcome here); None as the
     library's own."""
+    from great_expectations.constants import MAX_RESULT_RECORDS   # the most unexpected rows it fetches
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     if half:
@@ -696,7 +697,7 @@ def _validate(gx, batch, suite_name: str, ge_params: dict, run_id, raw_results: 
                 result.result["observed_value"] = counts[id(p)]
             elif half == "rows_first":
                 rows = (result.result.get("details") or {}).get("unexpected_rows") or []
-                if len(rows) >= ROWS_FETCHED:
+                if len(rows) >= MAX_RESULT_RECORDS:
                     continue            # as many as the library fetches: counted, then fetched again
                 counts[id(p)] = result.result["observed_value"] = len(rows)
         results[id(p)] = _observed(result, p, ge_params)
@@ -773,8 +774,8 @@ def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | Non
                                    counts, meta={"hive_etl_suite": name, "table": table})
                 # Each query once where it can be (the library's own unexpected-rows expectation
                 # runs its query twice, for the rows and for their count): unexpected-rows
-                # queries for their rows (the library fetches at most ROWS_FETCHED, so fewer
-                # is the count too, and a clean table costs the one scan a count would); those
+                # queries for their rows (the library fetches at most MAX_RESULT_RECORDS, so
+                # fewer is the count too, and a clean table costs the one scan a count would); those
                 # with that many rows are counted, then fetched again for their samples.
                 # Column-map expectations are counted first, without sample values (fetching
                 # them is one more full scan each, even when there are none); the few that
