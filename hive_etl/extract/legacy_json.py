@@ -734,9 +734,10 @@ def _content_key(values: Mapping) -> str:
 
 
 def _plain_content_key(values: Mapping) -> str | None:
-    """usage_content_key, written directly, for the row nearly every record is: text or NULL
-    in the text columns, a finite float (or an int) cost, int tokens, a timestamp already in
-    the export form. None for any other row (the general path decides)."""
+    """usage_content_key, written directly, for the row nearly every record is: plain values
+    (scalar_json) in the text columns, which the key keeps verbatim, a finite float (or an
+    int) cost, int tokens, a timestamp already in the export form. None for any other row
+    (the general path decides)."""
     action, conversation, cost, model, moment, tokens_in, tokens_out, user = map(values.get, _SORTED_CONTENT)
     kind = type(cost)
     if kind is int and abs(cost) < INT64:
@@ -746,14 +747,9 @@ def _plain_content_key(values: Mapping) -> str | None:
     if (type(tokens_in) is not int or type(tokens_out) is not int or type(moment) is not str
             or not is_export_format(moment)):
         return None
-    texts = []
-    for text in (action, conversation, model, user):
-        if type(text) is str:
-            texts.append(json_string(text))
-        elif text is None:
-            texts.append("null")
-        else:
-            return None
+    texts = [scalar_json(action), scalar_json(conversation), scalar_json(model), scalar_json(user)]
+    if None in texts:
+        return None
     return (f'{{"action_type":{texts[0]},"conversation_id":{texts[1]},"cost":{float.__repr__(cost)},'
             f'"model_used":{texts[2]},"timestamp":"{moment}","tokens_input":{int.__repr__(tokens_in)},'
             f'"tokens_output":{int.__repr__(tokens_out)},"user_id":{texts[3]}}}')
