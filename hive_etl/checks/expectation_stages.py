@@ -4,9 +4,10 @@ target suite on the new database before anything replaces the original.
 Each suite set is two stages: `checks.start_*` starts it in a child process, which runs on
 the other core while the pipeline goes on (the source suites as soon as the snapshot is
 taken, but waiting for the usage file's child to finish before loading their library, so
-the two take the second core in turn; the target suite beside the post-load checks; the
-source suites' child stays and runs the target suite too, so Great Expectations is imported
-once and one suites process runs at a time); `checks.*_expectations` waits for it and records
+the two take the second core in turn; the target suite as soon as the rows are final, beside
+the last index builds and the post-load checks, which is why its start switches the build file
+to WAL (load/build_target.py `open_to_readers`); the source suites' child stays and runs the
+target suite too, so Great Expectations is imported once and one suites process runs at a time); `checks.*_expectations` waits for it and records
 the outcome. A pipeline that lists only the second runs it there.
 
 Great Expectations is imported here only when a stage runs (hive_etl.checks.expectations
@@ -21,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..context import CheckResult, RunContext
 from ..errors import ChecksFailed
+from ..load.build_target import open_to_readers
 
 
 def _snapshot_file(ctx: RunContext) -> Path:
@@ -101,9 +103,9 @@ def source_expectations(ctx: RunContext) -> None:
 def start_target_expectations(ctx: RunContext) -> None:
     from .expectations import parameters_from_context
 
-    if ctx.conn.in_transaction:  # the child must see every row
-        ctx.conn.execute("COMMIT")
-    _start(ctx, "target", ctx.build_path, ["target"], parameters_from_context(ctx, credits=ctx.credits), None)
+    open_to_readers(ctx)  # the child sees every row, and reads beside any index still being built
+    _start(ctx, "target", ctx.build_path, ["target"], parameters_from_context(ctx, credits=ctx.credits),
+           immutable=False)  # never: this process still writes the file
 
 
 def target_expectations(ctx: RunContext) -> None:

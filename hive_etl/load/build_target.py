@@ -158,6 +158,27 @@ def open_build(ctx: RunContext) -> sqlite3.Connection:
     return conn
 
 
+def open_to_readers(ctx: RunContext) -> None:
+    """Commit the build and switch it to WAL, the journal mode it ends in (load/swap.py), so
+    another process can read the committed rows while this connection goes on writing: the
+    target suite's child runs beside the last index builds. Whatever is written from here on
+    goes through the WAL, which finalise_build checkpoints back into the file before the swap."""
+    conn = ctx.conn
+    if conn.in_transaction:
+        conn.execute("COMMIT")
+    use_wal(conn)
+    # The first read after the switch creates -wal and -shm, which then stay while this
+    # connection is open: a reader that finds no -wal would take the file for one nobody
+    # writes (sqlite_files.wants_immutable) and read it without its WAL.
+    conn.execute("SELECT count(*) FROM main.sqlite_master").fetchone()
+
+
+def use_wal(conn: sqlite3.Connection) -> None:
+    mode = conn.execute("PRAGMA main.journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise RuntimeError(f"build file refused WAL journal mode ({mode})")
+
+
 def _copy_target(target: Path, build: Path) -> None:
     source = open_readonly(target)
     try:

@@ -1,8 +1,9 @@
 """Put the checked build file in place of the target, keeping the original as a backup.
 
 Order of operations, each step safe to interrupt:
-1. the build file is switched to WAL (the journal mode the Rust app expects), closed and
-   fsynced;
+1. the build file is in WAL mode (the journal mode the Rust app expects; it switched when the
+   target suite started reading it, `open_to_readers`), its WAL is checkpointed into the file
+   (refused if any other connection still holds it), and it is closed and fsynced;
 2. when the target exists (the default: the source path itself), it is hard-linked to a
    timestamped backup beside it (a byte-for-byte copy, verified by sha256, where links are
    not possible), and a leftover `-wal` of the original is moved to the backup's name;
@@ -19,6 +20,7 @@ from pathlib import Path
 from ..context import RunContext
 from ..errors import BadInput
 from ..sqlite_files import file_sha256
+from .build_target import use_wal
 
 BACKUP_MARK = ".backup-"
 
@@ -32,13 +34,19 @@ def _fsync(path: Path) -> None:
 
 
 def finalise_build(ctx: RunContext) -> None:
+    """WAL mode, every page in the file itself (a checkpoint of whatever the WAL holds, with
+    no other connection left open), closed and fsynced: the file alone is the database."""
     conn = ctx.conn
     conn.execute("DETACH DATABASE src")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if mode.lower() != "wal":
-        raise RuntimeError(f"build file refused WAL journal mode ({mode})")
+    use_wal(conn)
+    busy, frames, copied = conn.execute("PRAGMA main.wal_checkpoint(TRUNCATE)").fetchone()
+    if busy or frames != copied:
+        raise RuntimeError(f"build file: its WAL could not be checkpointed ({copied} of {frames} frames copied)")
     conn.close()
     ctx.conn = None
+    wal = ctx.build_path.with_name(ctx.build_path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        raise RuntimeError(f"build file: {wal.name} still holds {wal.stat().st_size} bytes after the checkpoint")
     _fsync(ctx.build_path)
 
 
