@@ -11,9 +11,9 @@ is still refused with quick_check's one-line error: a stage that meets the damag
 from __future__ import annotations
 
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..beside import Beside, thread_connection
 from ..context import RunContext
 from ..schema import source_spec
 from ..sqlite_files import quick_check, table_names
@@ -39,36 +39,18 @@ def inventory(conn: sqlite3.Connection) -> tuple[dict[str, list[str]], dict[str,
     return columns, keys
 
 
-class SourceQuickCheck:
+def source_quick_check(uri: str, source: Path) -> Beside:
     """PRAGMA quick_check of the source view in a thread; `result()` waits and raises
     BadInput when SQLite finds damage, `stop()` interrupts it."""
-
-    def __init__(self, uri: str, source: Path):
-        self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10, check_same_thread=False)
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="source-quick-check")
-        self.future = self.pool.submit(quick_check, self.conn, "source", source, strict=False)
-
-    def result(self) -> None:
-        try:
-            self.future.result()
-        finally:
-            self._close()
-
-    def stop(self) -> None:
-        self.conn.interrupt()
-        self.future.exception()          # wait for the interrupted check to return
-        self._close()
-
-    def _close(self) -> None:
-        self.pool.shutdown()
-        self.conn.close()
+    return Beside("source-quick-check", thread_connection(uri),
+                  lambda conn: quick_check(conn, "source", source, strict=False))
 
 
 def extract_source(ctx: RunContext) -> None:
     ctx.source_stat = source_stat(ctx)
     ctx.snapshot_uri = take_snapshot(ctx.source, ctx.work_dir)
     conn = open_snapshot(ctx.snapshot_uri, ctx.source)
-    ctx.background["source_quick_check"] = SourceQuickCheck(ctx.snapshot_uri, ctx.source)
+    ctx.background["source_quick_check"] = source_quick_check(ctx.snapshot_uri, ctx.source)
     try:
         ctx.source_columns, ctx.source_keys = inventory(conn)
     finally:

@@ -80,7 +80,7 @@ def take_snapshot(source: Path, work_dir: Path) -> str:
 
 def open_snapshot(uri: str, source: Path) -> sqlite3.Connection:
     """Open the view read-only and check it is a TypeScript-era Hive AI database (whether it
-    is intact is quick_check's answer: source_snapshot.SourceQuickCheck)."""
+    is intact is quick_check's answer: source_snapshot.source_quick_check)."""
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
         tables = set(table_names(conn))
