@@ -29,7 +29,7 @@ Progress = Callable[[str], None]
 
 
 # A stage that starts work which must be awaited before the run may succeed -> the stage that awaits it.
-AWAITED_BY = {"extract.source_snapshot": "checks.source_quick_check"}
+AWAITED_BY = {"extract.source_snapshot": "checks.source_quick_check", "report.start_figures": "report.figures"}
 
 
 def stage_names(pipeline: str) -> list[str]:

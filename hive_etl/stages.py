@@ -23,7 +23,7 @@ from .load.legacy_json import load_legacy_json
 from .load.model_catalog import CATALOG_TABLES, add_reference_models, load_model_catalog, resolve_legacy_ids
 from .load.swap import finalise_build, swap_into_place
 from .load.unmapped import archive_unmapped
-from .report.figures import compute_figures
+from .report.figures import compute_figures, start_figures
 from .schema import create_indexes, missing_indexes, target_spec
 from .transform.derived import DERIVED_TABLES, derive_daily_usage
 from .transform.model_ids import plan_catalog, resolve_references, shipped_aliases
@@ -113,6 +113,7 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "load.legacy_json": load_legacy_json,
     "transform.derived_tables": derive_daily_usage,
     "load.archive_unmapped": archive_unmapped,
+    "report.start_figures": start_figures,
     "report.figures": compute_figures,
     "load.index_settled_tables": index_settled_tables,
     "load.build_indexes": build_indexes,
