@@ -29,7 +29,8 @@ Progress = Callable[[str], None]
 
 
 # A stage that starts work which must be awaited before the run may succeed -> the stage that awaits it.
-AWAITED_BY = {"extract.source_snapshot": "checks.source_quick_check", "report.start_figures": "report.figures"}
+AWAITED_BY = {"extract.source_snapshot": "checks.source_quick_check", "report.start_figures": "report.figures",
+              "load.start_flush": "load.finalise_and_swap"}
 
 
 def stage_names(pipeline: str) -> list[str]:

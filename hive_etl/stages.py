@@ -21,7 +21,7 @@ from .load.all_tables import load_all_tables
 from .load.build_target import open_build
 from .load.legacy_json import load_legacy_json
 from .load.model_catalog import CATALOG_TABLES, add_reference_models, load_model_catalog, resolve_legacy_ids
-from .load.swap import finalise_build, swap_into_place
+from .load.swap import finalise_build, start_flush, swap_into_place
 from .load.unmapped import archive_unmapped
 from .report.figures import compute_figures, start_figures
 from .schema import create_indexes, missing_indexes, target_spec
@@ -120,5 +120,6 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "checks.post_load": post_load_checks,
     "checks.start_target_expectations": start_target_expectations,
     "checks.target_expectations": target_expectations,
+    "load.start_flush": start_flush,
     "load.finalise_and_swap": finalise_and_swap,
 }

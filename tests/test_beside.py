@@ -73,7 +73,7 @@ def test_a_build_whose_wal_cannot_be_checkpointed_is_never_swapped_in(tmp_path):
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM t").fetchone()      # holds a snapshot of the WAL
     conn.execute("INSERT INTO t VALUES (1)")                  # a frame the checkpoint cannot reset past
-    ctx = SimpleNamespace(conn=conn, build_path=build)
+    ctx = SimpleNamespace(conn=conn, build_path=build, background={})
     with pytest.raises(RuntimeError, match="could not be checkpointed"):
         finalise_build(ctx)
     reader.close()

@@ -55,16 +55,19 @@ def test_dry_run_refuses_bad_input_like_migrate(tmp_path):
     assert not (tmp_path / "home" / ".hive" / "migration-reports").exists()
 
 
-def test_dry_run_runs_the_migration_stages_except_the_swap():
-    assert stage_names("dry_run") == [s for s in stage_names("migrate") if s != "load.finalise_and_swap"]
+def test_dry_run_runs_the_migration_stages_except_the_flush_and_the_swap():
+    swap = ("load.start_flush", "load.finalise_and_swap")
+    assert stage_names("dry_run") == [s for s in stage_names("migrate") if s not in swap]
 
 
-def test_a_pipeline_that_starts_the_source_check_must_await_it(monkeypatch):
+@pytest.mark.parametrize("start, wait", sorted(pipeline.AWAITED_BY.items()))
+def test_a_pipeline_that_starts_work_beside_it_must_await_it(monkeypatch, start, wait):
     """The source's quick_check runs in a thread from the snapshot on; a pipeline that never
-    awaits it would swap in a database built from a damaged source."""
-    stages = [s for s in stage_names("migrate") if s != "checks.source_quick_check"]
+    awaits it would swap in a database built from a damaged source. The same holds for the
+    report's figures and the flush of the build file."""
+    stages = [s for s in stage_names("migrate") if s != wait]
     monkeypatch.setattr(pipeline, "pipeline_file", lambda name: {"stages": stages})
-    with pytest.raises(ValueError, match="extract.source_snapshot must be followed by checks.source_quick_check"):
+    with pytest.raises(ValueError, match=f"{start} must be followed by {wait}"):
         stage_names("custom")
 
 

@@ -42,8 +42,8 @@ def inventory(conn: sqlite3.Connection) -> tuple[dict[str, list[str]], dict[str,
 def source_quick_check(uri: str, source: Path) -> Beside:
     """PRAGMA quick_check of the source view in a thread; `result()` waits and raises
     BadInput when SQLite finds damage, `stop()` interrupts it."""
-    return Beside("source-quick-check", thread_connection(uri),
-                  lambda conn: quick_check(conn, "source", source, strict=False))
+    conn = thread_connection(uri)
+    return Beside("source-quick-check", lambda: quick_check(conn, "source", source, strict=False), conn)
 
 
 def extract_source(ctx: RunContext) -> None:

@@ -17,6 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ..beside import Beside
 from ..context import RunContext
 from ..errors import BadInput
 from ..sqlite_files import file_sha256
@@ -33,9 +34,19 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def start_flush(ctx: RunContext) -> None:
+    """Once the indexes are built, the pages written so far go to the disk in a thread, beside
+    the post-load checks: the swap's own fsync then writes only what the checkpoint adds."""
+    path = ctx.build_path
+    ctx.background["flush"] = Beside("flush", lambda: _fsync(path))
+
+
 def finalise_build(ctx: RunContext) -> None:
     """WAL mode, every page in the file itself (a checkpoint of whatever the WAL holds, with
     no other connection left open), closed and fsynced: the file alone is the database."""
+    flush = ctx.background.pop("flush", None)
+    if flush is not None:
+        flush.result()
     conn = ctx.conn
     conn.execute("DETACH DATABASE src")
     use_wal(conn)

@@ -53,7 +53,7 @@ def start_figures(ctx: RunContext) -> None:
         conn.close()
         raise
     columns = ctx.source_columns
-    ctx.background["figures"] = Beside("figures", conn, lambda c: daily_cost(c, columns))
+    ctx.background["figures"] = Beside("figures", lambda: daily_cost(conn, columns), conn)
 
 
 def compute_figures(ctx: RunContext) -> None:
