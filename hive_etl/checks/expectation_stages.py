@@ -5,10 +5,11 @@ Each suite set is two stages: `checks.start_*` starts it in a child process, whi
 the other core while the pipeline goes on (the source suites as soon as the snapshot is
 taken, but waiting for the usage file's child to finish before loading their library, so
 the two take the second core in turn; the target suite as soon as the rows are final, beside
-the last index builds and the post-load checks, which is why its start switches the build file
-to WAL (load/build_target.py `open_to_readers`); the source suites' child stays and runs the
-target suite too, so Great Expectations is imported once and one suites process runs at a time); `checks.*_expectations` waits for it and records
-the outcome. A pipeline that lists only the second runs it there.
+the last index builds and the post-load checks, which is why its start switches the build
+file to WAL (load/build_target.py `open_to_readers`); the source suites' child stays and runs
+the target suite too, so Great Expectations is imported once and one suites process runs at
+a time); `checks.*_expectations` waits for it and records the outcome. A pipeline that lists
+only the second runs it there.
 
 Great Expectations is imported here only when a stage runs (hive_etl.checks.expectations
 does the importing), so `hive-etl --help` never pays for it. Failures of severity "error"

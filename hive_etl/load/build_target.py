@@ -174,6 +174,7 @@ def open_to_readers(ctx: RunContext) -> None:
 
 
 def use_wal(conn: sqlite3.Connection) -> None:
+    """The build file (`main` of `conn`) in WAL mode, or an error."""
     mode = conn.execute("PRAGMA main.journal_mode = WAL").fetchone()[0]
     if mode.lower() != "wal":
         raise RuntimeError(f"build file refused WAL journal mode ({mode})")

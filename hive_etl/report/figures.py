@@ -6,9 +6,10 @@ included) and as the target holds it. Rows without a readable date are summed un
 "undated".
 
 `report.start_figures` computes them once every row is loaded, on a read-only connection of
-their own in a thread (hive_etl/beside.py), beside the last index builds: the build is in
-WAL mode by then (load/build_target.py `open_to_readers`), so it can be read while it is
-written. `report.figures` waits for them; without the first stage it computes them itself.
+their own in a thread (hive_etl/beside.py), beside the last index builds: it switches the
+build to WAL first (load/build_target.py `open_to_readers`, a no-op when the target suite's
+start did), so the file can be read while it is written. `report.figures` waits for them;
+without the first stage it computes them itself.
 """
 
 from __future__ import annotations
