@@ -44,7 +44,8 @@ def test_the_target_suite_reads_beside_the_last_index_builds_and_the_file_alone_
     monkeypatch.setitem(pipeline.STAGES, "load.build_indexes", index_late)
     run = migrate(SAMPLES["typescript"][0])
     assert run.exit_code == 0, run.stderr
-    assert seen == {"target suite sent": True, "read as immutable": False, "mode": "wal", "before": seen["before"], "reader saw": seen["before"]}
+    assert seen == {"target suite sent": True, "read as immutable": False, "mode": "wal",
+                    "before": seen["before"], "reader saw": seen["before"]}
     assert not run.target.with_name(run.target.name + "-wal").exists()
     with closing(run.db()) as db:   # no stage after the suite's start changed a row
         assert _digest(db, target_spec()["tables"]) == rows["when the suite started"]
