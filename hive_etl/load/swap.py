@@ -55,9 +55,6 @@ def finalise_build(ctx: RunContext) -> None:
         raise RuntimeError(f"build file: its WAL could not be checkpointed ({copied} of {frames} frames copied)")
     conn.close()
     ctx.conn = None
-    wal = ctx.build_path.with_name(ctx.build_path.name + "-wal")
-    if wal.exists() and wal.stat().st_size:
-        raise RuntimeError(f"build file: {wal.name} still holds {wal.stat().st_size} bytes after the checkpoint")
     _fsync(ctx.build_path)
 
 
