@@ -75,9 +75,9 @@ class FlaggedRows:
 
     def nulled(self, position, rid, *rest):
         """hive_nulled: the value of the `position`-th NULLable column is replaced; the row is written."""
+        *key, why, original = rest
         column, replaced = self.archived_as[position]
-        self.ctx.sidecars.archive_value(self.plan.source_name, self._pk(rid, rest[: self.keys]), column,
-                                        rest[self.keys + 1], replaced + rest[self.keys])
+        self.ctx.sidecars.archive_value(self.plan.source_name, self._pk(rid, key), column, original, replaced + why)
         return 1
 
 
