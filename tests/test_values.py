@@ -53,6 +53,44 @@ def test_null_timestamp_stays_null(sql):
     assert sql(values.timestamp_sql, None) is None
 
 
+# The timestamp expression's first test (datetime(v) = v) must only ever take the values the
+# rule would keep byte for byte anyway, in a column of any declared type and collation.
+_DECLARED = ["TEXT", "DATETIME", "INTEGER", "REAL", "", "TEXT COLLATE RTRIM", "TEXT COLLATE NOCASE"]
+_TIMESTAMP_EDGES = [
+    "2024-01-15 10:30:00", "2024-01-15 10:30:00  ", " 2024-01-15 10:30:00", "2024-01-15T10:30:00",
+    "2024-02-30 10:30:00", "2024-01-15 24:00:00", "9999-12-31 24:00:00", "2024-01-15 23:59:60",
+    "2024-13-01 00:00:00", "0000-01-01 00:00:00", "2024-01-15 10:30:00.000", "2024-01-15",
+    "2460325.5", "1705314600", 2460325.5, 1705314600, 20240115, b"2024-01-15 10:30:00", "", None,
+]
+
+
+def _both_timestamp_rules(declared: str, raw_values) -> list[tuple]:
+    conn = sqlite3.connect(":memory:")
+    values.register(conn)
+    conn.execute(f"CREATE TABLE t (v {declared})")
+    conn.executemany("INSERT INTO t VALUES (?)", [(v,) for v in raw_values])
+    return conn.execute(f"SELECT v, {values.timestamp_sql('v')}, typeof({values.timestamp_sql('v')}), "
+                        f"{values.timestamp_rule_sql('v')}, typeof({values.timestamp_rule_sql('v')}) FROM t").fetchall()
+
+
+@pytest.mark.parametrize("declared", _DECLARED)
+def test_timestamp_fast_path_changes_no_value(declared):
+    rows = _both_timestamp_rules(declared, _TIMESTAMP_EDGES)
+    assert [(v, fast, kind) for v, fast, kind, _, _ in rows] == [(v, rule, kind) for v, _, _, rule, kind in rows]
+    assert any(fast == "2024-01-15 10:30:00" for _, fast, _, _, _ in rows)
+
+
+@given(st.lists(st.one_of(
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S")),
+    st.text(alphabet="0123456789-: T.Z+", max_size=26),
+    st.integers(min_value=-2**63, max_value=2**63 - 1), st.floats(allow_nan=False), st.binary(max_size=24),
+), max_size=20), st.sampled_from(_DECLARED))
+@settings(max_examples=300, deadline=None)
+def test_timestamp_fast_path_agrees_with_the_rule_everywhere(raw_values, declared):
+    for v, fast, fast_kind, rule, rule_kind in _both_timestamp_rules(declared, raw_values):
+        assert (fast, fast_kind) == (rule, rule_kind), v
+
+
 @pytest.mark.parametrize("raw, expected", [
     (1705314600, 1705314600), (1705314600123, 1705314600), ("1705314600", 1705314600),
     ("2024-01-15T10:30:00Z", 1705314600), (None, None), ("soon", None),
