@@ -33,6 +33,29 @@ def test_quick_check_of_a_committed_build_reads_the_file_itself(tmp_path):
     assert not result.ok and "CHECK constraint failed in budget" in result.detail
 
 
+def test_a_committed_build_is_checked_read_only_with_every_constraint(tmp_path):
+    ctx = _build(tmp_path)
+    ctx.conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, stage TEXT, "
+                     "CHECK (kind IN ('start', 'stop', 'error')), CHECK (stage IN ('a', 'b')))")
+    ctx.conn.execute("INSERT INTO events (kind, stage) VALUES ('start', 'a'), ('stop', NULL)")  # NULL passes a CHECK
+    assert post_load.check_integrity(ctx).ok
+    ctx.conn.execute("PRAGMA ignore_check_constraints = ON")
+    ctx.conn.execute("INSERT INTO events (kind, stage) VALUES ('pause', 'a'), ('resume', 'b'), ('stop', 'z')")
+    ctx.conn.execute("PRAGMA ignore_check_constraints = OFF")
+    ctx.conn.execute("INSERT INTO budget (amount) VALUES (NULL)")
+    ctx.conn.execute("PRAGMA writable_schema = ON")    # a NULL where the file says NOT NULL: quick_check's own finding
+    ctx.conn.execute("UPDATE sqlite_master SET sql = replace(sql, 'amount REAL', 'amount REAL NOT NULL') "
+                     "WHERE name = 'budget'")
+    ctx.conn.execute("PRAGMA writable_schema = OFF")
+    ctx.conn.close()
+    ctx.conn = sqlite3.connect(ctx.build_path, isolation_level=None)
+    result = post_load.check_integrity(ctx)
+    assert not result.ok
+    assert "NULL value in budget.amount" in result.detail
+    assert "CHECK constraint failed in events: 2 rows break (kind IN ('start', 'stop', 'error'))" in result.detail
+    assert "CHECK constraint failed in events: 1 rows break (stage IN ('a', 'b'))" in result.detail
+
+
 def test_quick_check_sees_rows_of_a_transaction_still_open(tmp_path):
     ctx = _build(tmp_path)
     ctx.conn.execute("BEGIN")

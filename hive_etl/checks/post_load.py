@@ -27,6 +27,7 @@ from ..context import CheckResult, RunContext
 from ..extract.source_snapshot import source_stat
 from ..sqlite_files import file_uri
 from ..schema import diff_migrations, diff_tables, introspect, migration_rows, target_spec
+from ..schema.introspect import parse_checks
 from ..transform.model_ids import canonicalise, shipped_aliases
 from ..rules import table_rules
 from ..transform.table_plan import legacy_model_sql, q
@@ -45,17 +46,39 @@ def check_schema(ctx: RunContext) -> CheckResult:
 
 
 def check_integrity(ctx: RunContext) -> CheckResult:
-    """PRAGMA quick_check of the build: on a connection of its own unless the load's
-    transaction is still open (then only the build connection sees the rows). That connection
-    is not read-only: on a read-only connection SQLite skips the CHECK constraints."""
+    """PRAGMA quick_check of the build: on a read-only connection of its own unless the load's
+    transaction is still open (then only the build connection sees the rows). On a read-only
+    connection quick_check skips the CHECK constraints; they are asked there by one query per
+    table (`_check_constraint_failures`), which a read-write quick_check would make much
+    slower: it evaluates a CHECK's IN list as if anew for every row (2.3 s against 0.2 s for
+    activity_log's 500k rows on a heavy install, on a slow day)."""
     own = ctx.build_path is not None and not ctx.conn.in_transaction
-    conn = sqlite3.connect(file_uri(ctx.build_path), uri=True, isolation_level=None) if own else ctx.conn
+    conn = sqlite3.connect(file_uri(ctx.build_path, "mode=ro"), uri=True, isolation_level=None) if own else ctx.conn
     try:
-        result = [r[0] for r in conn.execute("PRAGMA main.quick_check")]
+        findings = [r[0] for r in conn.execute("PRAGMA main.quick_check") if r[0] != "ok"]
+        if own:
+            findings += _check_constraint_failures(conn)
     finally:
         if own:
             conn.close()
-    return CheckResult("quick_check", result == ["ok"], _first(result) if result != ["ok"] else "")
+    return CheckResult("quick_check", not findings, _first(findings))
+
+
+def _check_constraint_failures(conn: sqlite3.Connection) -> list[str]:
+    """quick_check's finding for each CHECK constraint some row breaks (its expression is
+    false, not NULL), with how many rows do: one scan per table that declares any."""
+    failures = []
+    tables = conn.execute("SELECT name, sql FROM main.sqlite_master WHERE type = 'table' "
+                          "AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()
+    for table, sql in tables:
+        checks = parse_checks(sql or "")
+        if not checks:
+            continue
+        broken = conn.execute(f"SELECT {', '.join(f'coalesce(sum(NOT ({c})), 0)' for c in checks)} "
+                              f"FROM main.{q(table)}").fetchone()
+        failures += [f"CHECK constraint failed in {table}: {n} rows break ({check})"
+                     for check, n in zip(checks, broken) if n]
+    return failures
 
 
 def check_seeded_models(ctx: RunContext) -> CheckResult:
