@@ -538,3 +538,23 @@ def test_a_regeneration_removes_json_files_the_variant_does_not_write(tmp_path):
     gen.generate_install(home, seed=3, scale=0.4, variant="typescript")
     assert not (home / ".hive" / "license.json").exists()
     assert not [p for p in home.rglob("*.building")]
+
+
+@pytest.mark.parametrize("record", [
+    {"id": "usage-1719705600123-0badf00d", "timestamp": "2025-06-29T23:59:00.123Z", "userId": "u-1",
+     "model": "openai/gpt-4o", "action": "model_call", "inputTokens": 350, "outputTokens": 1200, "cost": 0.0042},
+    {"cost": 1e-05, "small": 4.74e-05, "tiny": 5e-324, "big": 1e22, "third": 0.1 + 0.2, "neg": -0.0, "zero": 0},
+    {"huge": 10**40, "negative": -(2**63), "none": None, "yes": True, "no": False},
+    {"unicode": "caf\u00e9 \u2603 \U0001f600 \u2028\u2029", "escapes": "quote \" backslash \\ tab \t nl \n \x00 \x1f \x7f"},
+    {"nested": {"a": 1, "b": [1, 2.5, None]}, "after": "x"},
+    {"list": [], "dict": {}},
+    {"nan": float("nan")}, {"inf": float("inf"), "minf": float("-inf")},
+    {1: "int key", None: "null key"},
+    {},
+])
+@pytest.mark.parametrize("indent", [0, 4])
+def test_fast_record_writer_matches_json_dumps_indent_2(record, indent):
+    """usage-monitor.json is written with _js_pretty_record, not json.dumps(indent=2): the bytes must be the same."""
+    expected = json.dumps(record, indent=2, ensure_ascii=False)
+    expected = expected.replace("\n", "\n" + " " * indent) if indent else expected
+    assert gen._js_pretty_record(record, indent) == expected == gen._js_pretty(record, indent)
