@@ -47,11 +47,11 @@ def check_schema(ctx: RunContext) -> CheckResult:
 
 def check_integrity(ctx: RunContext) -> CheckResult:
     """PRAGMA quick_check of the build: on a read-only connection of its own unless the load's
-    transaction is still open (then only the build connection sees the rows). On a read-only
-    connection quick_check skips the CHECK constraints; they are asked there by one query per
-    table (`_check_constraint_failures`), which a read-write quick_check would make much
-    slower: it evaluates a CHECK's IN list as if anew for every row (2.3 s against 0.2 s for
-    activity_log's 500k rows on a heavy install, on a slow day)."""
+    transaction is still open (then only the build connection sees the rows). A read-only
+    quick_check skips the CHECK constraints, so they are asked by one query per table
+    (`_check_constraint_failures`). A read-write quick_check would check them itself, but it
+    evaluates a CHECK's IN list as if anew for every row: 2.3 s against 0.2 s by query for
+    activity_log's 500k rows on a heavy install (on a slow day)."""
     own = ctx.build_path is not None and not ctx.conn.in_transaction
     conn = sqlite3.connect(file_uri(ctx.build_path, "mode=ro"), uri=True, isolation_level=None) if own else ctx.conn
     try:
