@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..context import CheckResult, RunContext
 from ..extract.source_snapshot import source_stat
-from ..sqlite_files import file_uri
+from ..sqlite_files import open_readonly
 from ..schema import diff_migrations, diff_tables, introspect, migration_rows, target_spec
 from ..schema.introspect import parse_checks
 from ..transform.model_ids import canonicalise, shipped_aliases
@@ -53,7 +53,7 @@ def check_integrity(ctx: RunContext) -> CheckResult:
     evaluates a CHECK's IN list as if anew for every row: 2.3 s against 0.2 s by query for
     activity_log's 500k rows on a heavy install (on a slow day)."""
     own = ctx.build_path is not None and not ctx.conn.in_transaction
-    conn = sqlite3.connect(file_uri(ctx.build_path, "mode=ro"), uri=True, isolation_level=None) if own else ctx.conn
+    conn = open_readonly(ctx.build_path) if own else ctx.conn
     try:
         findings = [r[0] for r in conn.execute("PRAGMA main.quick_check") if r[0] != "ok"]
         if own:
