@@ -372,6 +372,48 @@ def test_aliases_that_agree_give_one_value_and_defaults_fill_the_rest(tmp_path):
     assert list(a) == list(b)          # every field, in the layout's order
 
 
+def _usage_fields():
+    """The usage layout's fields compiled afresh: a spec whose remembered shapes start empty."""
+    return lj._compile_fields("usage_monitor", pipeline_file("legacy_json.yaml")["files"]["usage_monitor"]["fields"])
+
+
+_USAGE_KEYS = sorted({k for rule in pipeline_file("legacy_json.yaml")["files"]["usage_monitor"]["fields"].values()
+                      for k in rule["keys"]}) + ["sessionId", "meta"]
+_RECORD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-(2**65), 2**65), st.floats(), st.text(max_size=8),
+                           st.sampled_from(["2024-03-01T10:00:00.000Z", "1709287200", " Sync ", "", " ", "now",
+                                            "\ud800", "model_call"]),
+                           st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(_USAGE_KEYS), _RECORD_VALUES, max_size=12), min_size=1, max_size=6))
+def test_records_of_a_remembered_shape_read_as_key_by_key(records):
+    # Records whose keys come in an order already seen skip the per-key lookups; what they
+    # give (values, problems, extra keys) must be what the general key-by-key loop gives,
+    # the first time a shape is seen and every time after, aliases and refusals included.
+    spec = _usage_fields()
+    for rec in records + records:
+        assert lj._extract(spec, rec) == lj._extract_by_key(spec, rec, None, None)
+
+
+def test_shapes_remembered_are_bounded(tmp_path):
+    # A file whose every record brings a new key would otherwise grow the memory of shapes
+    # with the file: past the bound, records are read key by key, with the same result.
+    spec = _usage_fields()
+    for i in range(lj._SHAPES_KEPT + 50):
+        rec = record(**{f"extra{i}": i})
+        values, problems, extra = lj._extract(spec, rec)
+        assert (values["id"], problems, extra) == ("u-1", [], {f"extra{i}": i})
+    assert len(spec.shapes) == lj._SHAPES_KEPT
+
+
+def test_a_record_with_two_spellings_after_plain_ones_is_still_compared(tmp_path):
+    recs = [record(id="a"), record(id="b"), record(id="c", user_id="someone-else"), record(id="d")]
+    rows, (q,) = read("usage_monitor", write(tmp_path, "u.json", {"records": recs}))
+    assert [r.values["id"] for r in rows] == ["a", "b", "d"]
+    assert q.json_path == "$.records[2]" and 'user_id: "userId" and "user_id" disagree' in q.reason
+
+
 def test_duplicate_keys_and_deep_nesting_are_quarantined(tmp_path):
     text = ('{"records": [' + json.dumps(record(id="a")) +
             ', {"timestamp": 1, "inputTokens": 1, "outputTokens": 1, "cost": 1, "cost": 2},'

@@ -128,6 +128,7 @@ class _Fields:
     required: tuple = ()   # the fields a record must give
     steps: dict = None     # source key -> (field, name, normalise, allowed): what _extract does per key
     required_names: frozenset = frozenset()
+    shapes: dict = None    # a record's keys, in order -> its _Shape (filled as records arrive)
 
 
 def _compile_fields(where: str, rules: dict) -> _Fields:
@@ -148,7 +149,7 @@ def _compile_fields(where: str, rules: dict) -> _Fields:
     required = tuple(f for f in fields if f.required)
     return _Fields(tuple(fields), by_key, tuple((f.name, f.default) for f in fields), required,
                    {k: (f, f.name, f.normalise, f.allowed) for k, f in by_key.items()},
-                   frozenset(f.name for f in required))
+                   frozenset(f.name for f in required), {})
 
 
 @cache
@@ -617,7 +618,22 @@ def _extract(spec: _Fields, record: dict, implied: Mapping | None = None,
 
     `implied` values come from the layout (budget.json's period key) and must agree with the
     record; `defaults` (the file's user id) fill a field the record leaves empty.
+
+    A file's records nearly all come with the same keys in the same order, each field named by
+    one key: for those the work per key is decided once per such shape (`_shape`), and the
+    loop only normalises values. Any other record takes the general loop.
     """
+    if implied is None and defaults is None:
+        keys = tuple(record)
+        shape = spec.shapes.get(keys) or _shape(spec, keys)
+        if shape is not _ALIASED:
+            return _extract_shaped(spec, record, shape)
+    return _extract_by_key(spec, record, implied, defaults)
+
+
+def _extract_by_key(spec: _Fields, record: dict, implied: Mapping | None,
+                    defaults: Mapping | None) -> tuple[dict, list[str], dict]:
+    """_extract for any record: key by key, values of two keys of one field compared."""
     given, extra, problems, failed = {}, {}, [], set()   # given: field name -> normalised value
     steps = spec.steps
     for key, value in record.items():
@@ -632,12 +648,8 @@ def _extract(spec: _Fields, record: dict, implied: Mapping | None = None,
             result = normalise(field, value)
             if allowed is not None and result is not None and result not in allowed:
                 raise _Invalid("one of " + ", ".join(allowed))
-        except _Invalid as exc:
-            problems.append(f"{_name(key, field)}: expected {exc}; found {_show(value)}")
-            failed.add(name)
-            continue
-        except Exception:  # noqa: BLE001 - a normaliser tripping over a hostile value: not loadable
-            problems.append(f"{_name(key, field)}: expected a value of kind {field.kind}; found {_show(value)}")
+        except Exception as exc:  # noqa: BLE001 - a normaliser tripping over a hostile value: not loadable
+            problems.append(_refusal(key, field, value, exc))
             failed.add(name)
             continue
         if result is None or name in failed:
@@ -674,6 +686,54 @@ def _extract(spec: _Fields, record: dict, implied: Mapping | None = None,
     elif not given.keys() >= spec.required_names:   # nearly every record gives them all
         problems.extend(_missing(field) for field in spec.required if values[field.name] is None and field.name not in failed)
     return values, problems, extra
+
+
+_ALIASED = object()      # the shape of records where two keys name one field: the general loop
+_SHAPES_KEPT = 256       # shapes remembered per layout; a file of ever-new keys is not remembered
+
+
+def _shape(spec: _Fields, keys: tuple) -> tuple:
+    """(steps, extra keys) for records with `keys` in this order: the step of each key a field
+    names, in order, and the keys no field names; _ALIASED when two keys name one field."""
+    named = [(key, *spec.steps[key]) for key in keys if key in spec.steps]
+    shape = _ALIASED if len({step[2] for step in named}) < len(named) else \
+        (tuple(named), tuple(key for key in keys if key not in spec.steps))
+    if len(spec.shapes) < _SHAPES_KEPT:
+        spec.shapes[keys] = shape
+    return shape
+
+
+def _extract_shaped(spec: _Fields, record: dict, shape: tuple) -> tuple[dict, list[str], dict]:
+    """_extract for a record of a known shape where each field has one key: what the general
+    loop gives, without its per-key lookups and agreement checks."""
+    steps, extra_keys = shape
+    values, problems, failed = dict(spec.defaults), [], ()
+    for key, field, name, normalise, allowed in steps:
+        value = record[key]
+        if value is None:
+            continue
+        try:
+            result = normalise(field, value)
+            if allowed is not None and result is not None and result not in allowed:
+                raise _Invalid("one of " + ", ".join(allowed))
+        except Exception as exc:  # noqa: BLE001 - a normaliser tripping over a hostile value: not loadable
+            problems.append(_refusal(key, field, value, exc))
+            failed += (name,)
+            values[name] = None
+            continue
+        if result is not None:
+            values[name] = result
+    if None in map(values.__getitem__, spec.required_names):
+        problems.extend(_missing(field) for field in spec.required if values[field.name] is None and field.name not in failed)
+    return values, problems, {key: record[key] for key in extra_keys} if extra_keys else {}
+
+
+def _refusal(key: str, field: _Field, value, exc: Exception) -> str:
+    """The problem of a value its field refused (`exc`: _Invalid, saying what was expected, or
+    whatever a hostile value made the normaliser raise)."""
+    if isinstance(exc, _Invalid):
+        return f"{_name(key, field)}: expected {exc}; found {_show(value)}"
+    return f"{_name(key, field)}: expected a value of kind {field.kind}; found {_show(value)}"
 
 
 def _missing(field: _Field) -> str:
