@@ -110,12 +110,12 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar)
             counts.quarantined += 1
             ctx.sidecars.quarantine_row(name, None, {"json_path": item.json_path}, item.reason, ["record"], [item.raw])
             continue
-        values = dict(item.values)
+        values = item.values
         key = {"json_path": item.json_path}
         if values.get("_extra"):
             ctx.sidecars.archive_value(name, key, "(keys with no place in the target)", values["_extra"],
                                        "JSON keys no field of pipelines/legacy_json.yaml names")
-        if "credits_remaining" in values and values["credits_remaining"] is not None:
+        if values.get("credits_remaining") is not None:
             ctx.credits.append(values["credits_remaining"])
             ctx.credit_sources.append({"file": name, "json_path": item.json_path, "value": values["credits_remaining"]})
         if table is None:
@@ -131,8 +131,8 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar)
             conn.executemany("INSERT OR IGNORE INTO stage_models VALUES (?)", [(m,) for m in values.get("_models") or () if m])
             ctx.sidecars.archive_value(name, key, "provider_breakdown (stage models)", values.get("provider_breakdown"),
                                        "the database keeps {provider: cost}; the stage models are kept here")
-            values["provider_breakdown"] = _provider_costs(values)
-        rows.add([values.get(c) for c in columns] + [name, item.json_path, counts.records])
+            values = {**values, "provider_breakdown": _provider_costs(values)}
+        rows.add([*map(values.get, columns), name, item.json_path, counts.records])
     if rows is not None:
         repeated = rows.finish()
         counts.duplicates += repeated
