@@ -58,7 +58,7 @@ import ijson
 from ..errors import BadInput
 from ..json_text import json_string, scalar_json
 from ..resources import pipeline_file
-from ..transform.values import INT64, normalise_timestamp, parse_number
+from ..transform.values import INT64, from_epoch, normalise_timestamp, parse_number
 
 # The table each kind feeds (None: archive-only). pipelines/legacy_json.yaml says the same.
 TARGET_TABLE = {
@@ -524,8 +524,14 @@ _TIMESTAMP = "a timestamp (ISO-8601 text or epoch seconds/milliseconds)"
 
 
 def _timestamp(field: _Field, value):
-    if type(value) is str and is_export_format(value):
+    kind = type(value)
+    if kind is str and is_export_format(value):
         return value                   # the common case
+    if kind is int:                    # epoch seconds or milliseconds, the other common one
+        result = from_epoch(value)
+        if result is None:
+            raise _Invalid(_TIMESTAMP)
+        return result
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise _Invalid(_TIMESTAMP)
     if isinstance(value, str):

@@ -44,7 +44,9 @@ def format_utc(moment: datetime) -> str:
 _EPOCH = datetime(1970, 1, 1)   # naive UTC: its isoformat() is YYYY-MM-DDTHH:MM:SS, four-digit years
 
 
-def _from_epoch(value: float | int) -> str | None:
+def from_epoch(value: float | int) -> str | None:
+    """Epoch seconds, or milliseconds from MILLISECONDS_FROM on, as `YYYY-MM-DDTHH:MM:SS.sssZ`;
+    None beyond the years 1-9999 or for a float that is not finite."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     millis = int(value) if abs(value) >= MILLISECONDS_FROM else round(value * 1000)
@@ -82,7 +84,7 @@ def normalise_timestamp(value) -> str | None:
         return None
     number = parse_number(value)
     if number is not None:
-        return _from_epoch(number)
+        return from_epoch(number)
     text = str(value).strip()
     if not text:
         return None
