@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from conftest import SAMPLES, load_generator, run_cli
+from conftest import SAMPLES, load_generator, make_install, run_cli
 
 
 def checksum(db, table):
@@ -153,3 +153,35 @@ def test_a_model_only_the_usage_file_names_gets_a_catalog_row(tmp_path):
         ("acme/only-in-json-9b", 0.25)
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert any(m.get("source") == "acme/only-in-json-9b" and "placeholder" in m.get("resolution", "") for m in report["models"])
+
+
+def test_a_record_clashing_with_a_database_row_leaves_the_others_written_as_without_it(tmp_path):
+    """One record whose id a different database row holds sends the file's records through the
+    merge: the clash is listed, and the other records are written in the same order as when
+    nothing clashes (their key order, as staged), not re-sorted by their place in the file."""
+    ids = [f"usage-{n:03d}" for n in (7, 3, 9, 1, 5, 8, 2, 6, 4)]        # not in key order in the file
+    database_row = ("INSERT INTO usage_records (id, action_type, cost, tokens_input, tokens_output, timestamp) "
+                    "VALUES ('usage-db', 'sync', 0.5, 1, 2, '2025-01-01 00:00:00');")
+
+    def migrate(name: str, clash: bool):
+        home = make_install(tmp_path / name, database_row)
+        records = [{"id": i, "timestamp": "2025-03-01T10:00:00.000Z", "action": "sync", "inputTokens": n,
+                    "outputTokens": 1, "cost": 0.001 * n} for n, i in enumerate(ids)]
+        if clash:
+            records.insert(4, {**records[0], "id": "usage-db"})
+        (home / ".hive-ai").mkdir()
+        (home / ".hive-ai" / "usage-monitor.json").write_text(json.dumps({"records": records}), encoding="utf-8")
+        target = tmp_path / name / "out.db"
+        result = run_cli("migrate", "--home", str(home), "--target", str(target), "--report-dir", str(tmp_path / name / "r"))
+        assert result.exit_code == 0, result.stderr
+        conn = sqlite3.connect(target)
+        written = [r[0] for r in conn.execute("SELECT id FROM usage_records WHERE id <> 'usage-db' ORDER BY rowid")]
+        kept = conn.execute("SELECT cost FROM usage_records WHERE id = 'usage-db'").fetchone()
+        conn.close()
+        return written, kept, json.loads((tmp_path / name / "r" / "report.json").read_text())
+
+    plain, plain_kept, _ = migrate("plain", clash=False)
+    merged, merged_kept, report = migrate("clash", clash=True)
+    assert sorted(plain) == sorted(merged) == sorted(ids)
+    assert plain_kept == merged_kept == (0.5,)            # the database's row stays
+    assert [c["key"] for c in report["conflicts"] if c["table"] == "usage_records"] == [{"id": "usage-db"}]

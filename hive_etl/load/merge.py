@@ -47,8 +47,10 @@ def _match(plan: TablePlan, target: str = "e") -> tuple[str, str | None]:
 
 
 def _source_wins(ctx: RunContext, plan: TablePlan) -> str:
-    if not ctx.merge:
-        return "1"  # seeded defaults the user never touched
+    if not ctx.merge and plan.source_schema == "src":
+        return "1"  # a fresh target's rows: seeded defaults the user never touched
+    # (A legacy JSON record meets a row this run loaded from the database, or the user's own
+    # in a Rust-era target: the newer one wins, and without a date the row already there stays.)
     column = next((c for c in merge_rule()["newer_by"] if c in plan.column_names), None)
     if column is None:
         return "0"
