@@ -128,7 +128,7 @@ class _Fields:
     required: tuple = ()   # the fields a record must give
     steps: dict = None     # source key -> (field, name, normalise, allowed): what _extract does per key
     required_names: frozenset = frozenset()
-    shapes: dict = None    # a record's keys, in order -> its _Shape (filled as records arrive)
+    shapes: dict = None    # a record's keys, in order -> what _shape made of them (filled as records arrive)
 
 
 def _compile_fields(where: str, rules: dict) -> _Fields:
@@ -701,9 +701,11 @@ _SHAPES_KEPT = 256       # shapes remembered per layout; a file of ever-new keys
 def _shape(spec: _Fields, keys: tuple) -> tuple:
     """(steps, extra keys) for records with `keys` in this order: the step of each key a field
     names, in order, and the keys no field names; _ALIASED when two keys name one field."""
-    named = [(key, *spec.steps[key]) for key in keys if key in spec.steps]
-    shape = _ALIASED if len({step[2] for step in named}) < len(named) else \
-        (tuple(named), tuple(key for key in keys if key not in spec.steps))
+    named = [(key, *spec.steps[key]) for key in keys if key in spec.steps]   # key, field, name, ...
+    if len({name for _, _, name, *_ in named}) < len(named):
+        shape = _ALIASED
+    else:
+        shape = (tuple(named), tuple(key for key in keys if key not in spec.steps))
     if len(spec.shapes) < _SHAPES_KEPT:
         spec.shapes[keys] = shape
     return shape
