@@ -371,7 +371,7 @@ def test_scales_and_refusals(tmp_path):
         gen.generate_install(tmp_path, variant="rust")
     db, _ = build(tmp_path, "x", seed=1, scale=0.4)
     _, ledger = build(tmp_path, "tiny-heavy", seed=1, scale="heavy:0.002")
-    assert ledger["json"]["usage_monitor"]["records"] == 2_000   # JSON usage records scale with heavy's
+    assert ledger["json"]["usage_monitor"]["records"] == 2_000 + 1   # scaled with heavy, plus the clashing record
     with pytest.raises(FileExistsError):
         gen.generate_install(tmp_path / "x", seed=1)
 
@@ -483,6 +483,12 @@ def test_usage_monitor_json_is_planted_as_the_ledger_says(install):
         row = db_row(e["db_id"])
         assert "id" not in rec and content(rec) == dict(row, timestamp=instant(con, row["timestamp"]))
     assert {e["timestamp_as"] for e in led["same_content_as_db"]} >= {"epoch_ms", "iso_z", "db_text"}
+    (clash,) = led["clashing_id"]                       # the last record: a row's id, other content
+    rec, row = at(records, clash["path"]), db_row(clash["id"])
+    assert rec is records[-1] and rec == clash["record"] and rec["id"] == clash["id"]
+    mine, theirs = content(rec), dict(row, timestamp=instant(con, row["timestamp"]))
+    assert {k for k in mine if mine[k] != theirs[k]} == {"cost", "tokens_output"}
+    assert clash["id"] not in {e["id"] for e in led["same_id_as_db"]}
     assert sorted(e["id"] is None for e in led["repeated_in_file"]) == [False, True]
     for e in led["repeated_in_file"]:
         assert at(records, e["path"]) == at(records, e["same_as"])
@@ -491,7 +497,8 @@ def test_usage_monitor_json_is_planted_as_the_ledger_says(install):
     for b in led["bad"]:
         assert at(records, b["path"]) == b["record"] and b["record"][b["key"]] == b["value"]
     assert led["loadable"] == len(records) - 4
-    planted = len(led["same_id_as_db"]) + len(led["same_content_as_db"]) + len(led["repeated_in_file"]) + 4
+    planted = (len(led["same_id_as_db"]) + len(led["same_content_as_db"]) + len(led["clashing_id"])
+               + len(led["repeated_in_file"]) + 4)
     assert led["totals_new"]["rows"] == len(records) - planted
     assert [r for r in records if any(isinstance(v, int) and v > 10**12 for v in r.values())]   # epoch ms
 

@@ -39,6 +39,9 @@ def test_every_json_record_is_loaded_counted_as_duplicate_or_quarantined(run):
     assert got["loaded"] == usage["totals_new"]["rows"]
     assert got["duplicates"] == len(usage["same_id_as_db"]) + len(usage["same_content_as_db"]) + len(usage["repeated_in_file"])
     assert got["quarantined"] == len(usage["bad"])
+    assert got["merged"] == len(usage["clashing_id"])     # a database row's id, other content: a conflict
+    clashes = [c for c in run["report"]["conflicts"] if c["table"] == "usage_records"]
+    assert [(c["key"]["id"], c["kept"]) for c in clashes] == [(e["id"], "target") for e in usage["clashing_id"]]
     for name, s in run["report"]["sources"].items():
         assert s["records"] == s["loaded"] + s["merged"] + s["duplicates"] + s["quarantined"] + s["archived"], name
 
@@ -46,9 +49,11 @@ def test_every_json_record_is_loaded_counted_as_duplicate_or_quarantined(run):
 def test_cost_and_token_totals_cover_database_and_json_and_reconcile_exactly(run):
     totals = run["report"]["totals"]
     new = run["ledger"]["usage_monitor"]["totals_new"]
-    for column in ("cost", "tokens_input", "tokens_output"):
+    (clash,) = run["ledger"]["usage_monitor"]["clashing_id"]   # not loaded: the database's row stays
+    for column, key in (("cost", "cost"), ("tokens_input", "inputTokens"), ("tokens_output", "outputTokens")):
         t = totals[column]
-        assert t["source"] == pytest.approx(t["target"] + t["quarantined"], abs=1e-9)
+        assert t["already_present"] == pytest.approx(clash["record"][key], abs=1e-9)
+        assert t["source"] == pytest.approx(t["target"] + t["already_present"] + t["quarantined"], abs=1e-9)
         assert t["target"] == pytest.approx(run["usage_db"][column] + new[column], abs=1e-9)
 
 
