@@ -86,10 +86,13 @@ def test_every_reconciliation_identity_holds_against_the_files(run):
         assert len(quarantined) == t["quarantined"] and all(q["reason"] for q in quarantined), table
     source.close()
     totals = run.report["totals"]
-    for column in ("cost", "tokens_input", "tokens_output"):
-        assert totals[column]["source"] == pytest.approx(totals[column]["target"] + totals[column]["quarantined"], abs=1e-9)
+    (clash,) = run.ledger["json"]["usage_monitor"]["clashing_id"]   # read, not loaded: its row stays
+    for column, key in (("cost", "cost"), ("tokens_input", "inputTokens"), ("tokens_output", "outputTokens")):
+        t = totals[column]
+        assert t["already_present"] == pytest.approx(clash["record"][key], abs=1e-9)
+        assert t["source"] == pytest.approx(t["target"] + t["already_present"] + t["quarantined"], abs=1e-9)
         json_new = run.ledger["json"]["usage_monitor"]["totals_new"][column]
-        assert totals[column]["source"] == pytest.approx(run.ledger["usage_totals"][column] + json_new, abs=1e-9)
+        assert t["source"] == pytest.approx(run.ledger["usage_totals"][column] + json_new + clash["record"][key], abs=1e-9)
         assert totals[column]["target"] == pytest.approx(run.rows(f"SELECT sum({column}) FROM usage_records")[0][0], abs=1e-9)
 
 
