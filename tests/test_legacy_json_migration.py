@@ -6,6 +6,7 @@ import json
 import shutil
 import sqlite3
 
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import SAMPLES, load_generator, make_install, run_cli
@@ -163,7 +164,8 @@ def test_a_model_only_the_usage_file_names_gets_a_catalog_row(tmp_path):
 def test_a_record_clashing_with_a_database_row_leaves_the_others_written_as_without_it(tmp_path):
     """One record whose id a different database row holds sends the file's records through the
     merge: the clash is listed, and the other records are written in the same order as when
-    nothing clashes (their key order, as staged), not re-sorted by their place in the file."""
+    nothing clashes (their key order, as staged), not re-sorted by their place in the file,
+    each value they lose archived once."""
     ids = [f"usage-{n:03d}" for n in (7, 3, 9, 1, 5, 8, 2, 6, 4)]        # not in key order in the file
     database_row = ("INSERT INTO usage_records (id, action_type, cost, tokens_input, tokens_output, timestamp) "
                     "VALUES ('usage-db', 'sync', 0.5, 1, 2, '2025-01-01 00:00:00');")
@@ -172,6 +174,7 @@ def test_a_record_clashing_with_a_database_row_leaves_the_others_written_as_with
         home = make_install(tmp_path / name, database_row)
         records = [{"id": i, "timestamp": "2025-03-01T10:00:00.000Z", "action": "sync", "inputTokens": n,
                     "outputTokens": 1, "cost": 0.001 * n} for n, i in enumerate(ids)]
+        records[2]["userId"] = "ghost"                  # no such user: set to NULL, archived once
         if clash:
             records.insert(4, {**records[0], "id": "usage-db"})
         (home / ".hive-ai").mkdir()
@@ -183,6 +186,9 @@ def test_a_record_clashing_with_a_database_row_leaves_the_others_written_as_with
         written = [r[0] for r in conn.execute("SELECT id FROM usage_records WHERE id <> 'usage-db' ORDER BY rowid")]
         kept = conn.execute("SELECT cost FROM usage_records WHERE id = 'usage-db'").fetchone()
         conn.close()
+        archived = pq.read_table(tmp_path / name / "r" / "archive" / "usage-monitor.json.parquet").to_pylist()
+        assert [(json.loads(a["source_pk"])["_json_path"], a["column"], a["value"]) for a in archived] == \
+            [("$.records[2]", "user_id", "ghost")]
         return written, kept, json.loads((tmp_path / name / "r" / "report.json").read_text())
 
     plain, plain_kept, _ = migrate("plain", clash=False)

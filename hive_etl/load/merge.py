@@ -70,23 +70,46 @@ def may_match(conn, plan: TablePlan) -> bool:
         f"WHERE EXISTS (SELECT 1 FROM main.{q(plan.table)} AS e WHERE {same}))").fetchone()[0])
 
 
+def _held_rows(conn, plan: TablePlan) -> str | None:
+    """For a table matched by a one-column primary key: fill `temp.merge_keys` with the source
+    keys the target already holds, and return the condition over `m` of the rows that have
+    one (0 or 1, never NULL). Only those need staging to be matched; the others are new, and
+    go by the plain load. None for the other tables (every row is staged)."""
+    if plan.natural_key or plan.renumber or len(plan.pk) != 1:
+        return None
+    key = next(c.expr for c in plan.columns if c.name == plan.pk[0])
+    conn.execute("DROP TABLE IF EXISTS temp.merge_keys")
+    conn.execute("CREATE TEMP TABLE merge_keys (k PRIMARY KEY) WITHOUT ROWID")
+    conn.execute(f"INSERT OR IGNORE INTO temp.merge_keys SELECT {key} FROM {plan.source_schema}.{q(plan.source_table or plan.table)} AS s "
+                 f"WHERE EXISTS (SELECT 1 FROM main.{q(plan.table)} AS e WHERE e.{q(plan.pk[0])} = {key})")
+    return f"coalesce(m.{q(plan.pk[0])} IN (SELECT k FROM temp.merge_keys), 0)"
+
+
 def merge_rows(ctx: RunContext, plan: TablePlan) -> MergeOutcome:
-    """Stage the table's rows once in `temp.merge_rows` (the values to write, `_rid`, the matched
-    `_target_rowid` and the `_action`: new, equal, source or target), then write from there."""
+    """Stage the table's rows in `temp.merge_rows` (the values to write, `_rid`, the matched
+    `_target_rowid` and the `_action`: new, equal, source or target), then write from there.
+    Where rows are matched by a one-column key, only those whose key the target holds are
+    staged, and the rest are written by the plain load; each row is reported (quarantined,
+    archived) by one of the two statements only (TablePlan.keep_sql's `only`)."""
     conn, table = ctx.conn, q(plan.table)
     match, narrow = _match(plan, target="x")
     scratch = q(f"hive_etl_merge_{plan.table}")
     if narrow:
         conn.execute(f"CREATE INDEX main.{scratch} ON {table} ({q(narrow)})")
     conn.execute("DROP TABLE IF EXISTS temp.merge_rows")
+    held = _held_rows(conn, plan)
     equal = " AND ".join(f"e.{q(c)} IS s.{q(c)}" for c in _compared(plan))
     conn.execute(
         f"CREATE TEMP TABLE merge_rows AS SELECT s.*, e.rowid AS _target_rowid, "
         f"CASE WHEN e.rowid IS NULL THEN 'new' WHEN {equal} THEN 'equal' "
         f"WHEN {_source_wins(ctx, plan)} THEN 'source' ELSE 'target' END AS _action "
-        f"FROM ({plan.staged_sql()}) AS s "
+        f"FROM ({plan.staged_sql(held)}) AS s "
         f"LEFT JOIN main.{table} AS e ON e.rowid = (SELECT x.rowid FROM main.{table} AS x WHERE {match} LIMIT 1)"
     )
+    plain = 0
+    if held:   # the rows no target row has, judged against the target as it was, like the staged ones
+        plain = conn.execute(plan.insert_sql(f"NOT {held}")).rowcount
+        conn.execute("DROP TABLE temp.merge_keys")
     _record_conflicts(ctx, plan)
     columns = _compared(plan)
     listed = ", ".join(q(c) for c in columns)
@@ -106,7 +129,7 @@ def merge_rows(ctx: RunContext, plan: TablePlan) -> MergeOutcome:
     counts = dict(conn.execute("SELECT _action, count(*) FROM temp.merge_rows GROUP BY _action").fetchall())
     if narrow:
         conn.execute(f"DROP INDEX main.{scratch}")
-    return MergeOutcome(counts.get("new", 0), counts.get("equal", 0), counts.get("source", 0), counts.get("target", 0))
+    return MergeOutcome(counts.get("new", 0) + plain, counts.get("equal", 0), counts.get("source", 0), counts.get("target", 0))
 
 
 def _record_conflicts(ctx: RunContext, plan: TablePlan) -> None:

@@ -130,7 +130,7 @@ class TablePlan:
             return f"CASE WHEN m.{q('_null_' + column)} IS NOT NULL THEN {self.fallback_of(column)} ELSE m.{q(column)} END"
         return f"m.{q(column)}"
 
-    def keep_sql(self) -> str:
+    def keep_sql(self, only: str | None = None) -> str:
         """The load's one WHERE term: 1 for a row to write. A row that is quarantined or merged
         into another is first reported to `hive_flag(rid, reason, skip, source key values...,
         the values written of the `tallied` columns..., the whole raw source row...)`, which
@@ -138,7 +138,11 @@ class TablePlan:
         row written with a value replaced reports each such value to `hive_nulled(position of
         the column in plan.nulls, rid, source key values..., why, original value)`, which
         archives it (and answers 1). Clean rows never leave SQL, and the arguments are only
-        evaluated for flagged rows. One pass: no audit scan, nothing held in memory."""
+        evaluated for flagged rows. One pass: no audit scan, nothing held in memory.
+
+        With `only` (a condition over `m`, 0 or 1), a row outside it is neither written nor
+        reported: the condition is tested first, so two statements over complementary
+        conditions report each row once."""
         key = [f"m._pk_{i}" for i in range(len(self.source_keys))]
         args = ["m._rid", "m._reason", "m._skip"] + key + [self.value_sql(c) for c in self.tallied]
         args += [f"m._src_{i}" for i in range(len(self.source_columns))]
@@ -147,8 +151,9 @@ class TablePlan:
             why = f"m.{q('_null_' + column)}"
             original = f"m.{q('_raw_' + column)}" if self.raw_of(column) else f"m.{q(column)}"
             kept.append(f"CASE WHEN {why} IS NOT NULL THEN hive_nulled({', '.join([str(i), 'm._rid'] + key + [why, original])}) ELSE 1 END")
-        return (f"CASE WHEN m._reason IS NOT NULL OR m._skip IS NOT NULL THEN hive_flag({', '.join(args)}) "
+        keep = (f"CASE WHEN m._reason IS NOT NULL OR m._skip IS NOT NULL THEN hive_flag({', '.join(args)}) "
                 f"ELSE {' AND '.join(kept) or '1'} END")
+        return keep if only is None else f"CASE WHEN {only} THEN {keep} ELSE 0 END"
 
     def source_value_sql(self, column: str) -> str | None:
         """The value written of `column`, over the source row `s` alone (no parents, no other
@@ -157,16 +162,19 @@ class TablePlan:
             return None
         return next(c.expr for c in self.columns if c.name == column)
 
-    def insert_sql(self) -> str:
-        """The bulk load into a table that has no rows yet: source keys are kept."""
+    def insert_sql(self, only: str | None = None) -> str:
+        """The bulk load into a table that has no rows yet (or, with `only`, of rows no target
+        row matches): source keys are kept."""
         cols = ", ".join(q(c) for c in self.column_names)
         select = ", ".join(self.value_sql(c) for c in self.column_names)
-        return f"INSERT INTO main.{q(self.table)} ({cols}) SELECT {select} FROM ({self.middle_sql()}) AS m WHERE {self.keep_sql()}"
+        return (f"INSERT INTO main.{q(self.table)} ({cols}) SELECT {select} FROM ({self.middle_sql()}) AS m "
+                f"WHERE {self.keep_sql(only)}")
 
-    def staged_sql(self) -> str:
-        """The rows to load, with the values they would be written with (for merging)."""
+    def staged_sql(self, only: str | None = None) -> str:
+        """The rows to load (those `only` holds, if given), with the values they would be
+        written with (for merging)."""
         select = ", ".join(f"{self.value_sql(c)} AS {q(c)}" for c in self.column_names)
-        return f"SELECT m._rid AS _rid, {select} FROM ({self.middle_sql()}) AS m WHERE {self.keep_sql()}"
+        return f"SELECT m._rid AS _rid, {select} FROM ({self.middle_sql()}) AS m WHERE {self.keep_sql(only)}"
 
 
 
