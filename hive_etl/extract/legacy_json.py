@@ -126,9 +126,24 @@ class _Fields:
     by_key: dict
     defaults: tuple = ()   # (name, default or None) of every field, in order
     required: tuple = ()   # the fields a record must give
-    steps: dict = None     # source key -> (field, name, normalise, allowed): what _extract does per key
+    steps: dict = None     # source key -> (field, name, normalise with `allowed` checked): what _extract does per key
     required_names: frozenset = frozenset()
     shapes: dict = None    # a record's keys, in order -> what _shape made of them (filled as records arrive)
+
+
+def _checked(normalise, allowed: tuple | None):
+    """A field's normaliser that also refuses a value outside `allowed` (when the field lists
+    them): what each step of _extract calls."""
+    if allowed is None:
+        return normalise
+    expected = "one of " + ", ".join(allowed)
+
+    def checked(field: _Field, value):
+        result = normalise(field, value)
+        if result is not None and result not in allowed:
+            raise _Invalid(expected)
+        return result
+    return checked
 
 
 def _compile_fields(where: str, rules: dict) -> _Fields:
@@ -148,7 +163,7 @@ def _compile_fields(where: str, rules: dict) -> _Fields:
         fields.append(field)
     required = tuple(f for f in fields if f.required)
     return _Fields(tuple(fields), by_key, tuple((f.name, f.default) for f in fields), required,
-                   {k: (f, f.name, f.normalise, f.allowed) for k, f in by_key.items()},
+                   {k: (f, f.name, _checked(f.normalise, f.allowed)) for k, f in by_key.items()},
                    frozenset(f.name for f in required), {})
 
 
@@ -649,11 +664,9 @@ def _extract_by_key(spec: _Fields, record: dict, implied: Mapping | None,
             continue
         if value is None:
             continue
-        field, name, normalise, allowed = step
+        field, name, normalise = step
         try:
             result = normalise(field, value)
-            if allowed is not None and result is not None and result not in allowed:
-                raise _Invalid("one of " + ", ".join(allowed))
         except Exception as exc:  # noqa: BLE001 - a normaliser tripping over a hostile value: not loadable
             problems.append(_refusal(key, field, value, exc))
             failed.add(name)
@@ -716,14 +729,12 @@ def _extract_shaped(spec: _Fields, record: dict, shape: tuple) -> tuple[dict, li
     loop gives, without its per-key lookups and agreement checks."""
     steps, extra_keys = shape
     values, problems, failed = dict(spec.defaults), [], ()
-    for key, field, name, normalise, allowed in steps:
+    for key, field, name, normalise in steps:
         value = record[key]
         if value is None:
             continue
         try:
             result = normalise(field, value)
-            if allowed is not None and result is not None and result not in allowed:
-                raise _Invalid("one of " + ", ".join(allowed))
         except Exception as exc:  # noqa: BLE001 - a normaliser tripping over a hostile value: not loadable
             problems.append(_refusal(key, field, value, exc))
             failed += (name,)
