@@ -11,9 +11,10 @@ import shutil
 import sqlite3
 from datetime import datetime, timezone
 
+import pyarrow.parquet as pq
 import pytest
 
-from conftest import SAMPLES, make_install, run_cli
+from conftest import SAMPLES, SOURCE_DDL, make_install, run_cli
 from hive_etl.schema import create_fresh_target, create_indexes
 
 RUST_ERA_LIFE = """
@@ -131,6 +132,29 @@ def test_newer_source_row_replaces_an_older_target_row(tmp_path):
     conn.close()
     assert report["tables"]["settings"]["merged"] == 2
     assert sorted((c["key"]["key"], c["kept"]) for c in report["conflicts"]) == [("lang", "target"), ("theme", "source")]
+
+
+def test_a_unique_value_is_ranked_over_every_source_row_when_the_target_holds_some(tmp_path):
+    """Two source users share an email; the target holds the first (older, another email).
+    The second is the source's duplicate of a UNIQUE value whichever statement writes it
+    (held rows are merged, the others inserted), so it is quarantined, and the first, newer,
+    takes the email: ranking only the rows one statement reads would let both have it."""
+    drifted = SOURCE_DDL.replace("    email TEXT UNIQUE,\n", "    email TEXT,\n", 1)   # an older app's users table
+    assert drifted != SOURCE_DDL
+    home = make_install(tmp_path / "home", """
+        INSERT INTO users (id, email, updated_at) VALUES ('u-held', 'same@example.com', '2025-06-01 00:00:00'),
+                                                         ('u-new', 'same@example.com', '2025-06-01 00:00:00');
+    """, ddl=drifted)
+    target = tmp_path / "rust.db"
+    rust_era_target(target, "INSERT INTO users (id, email, updated_at) VALUES ('u-held', 'old@example.com', '2025-01-01 00:00:00');")
+    report = migrate(home, target, tmp_path / "report")
+    conn = sqlite3.connect(target)
+    assert dict(conn.execute("SELECT id, email FROM users WHERE id LIKE 'u-%'")) == {"u-held": "same@example.com"}
+    conn.close()
+    assert (report["tables"]["users"]["merged"], report["tables"]["users"]["quarantined"]) == (1, 1)
+    quarantined = pq.read_table(tmp_path / "report" / "quarantine" / "users.parquet").to_pylist()
+    assert [(json.loads(q["source_pk"]), q["reason"]) for q in quarantined] == \
+        [({"id": "u-new"}, "duplicate value of UNIQUE (email) in the source")]
 
 
 def test_second_run_over_its_own_result_changes_nothing(tmp_path):

@@ -57,58 +57,65 @@ def _source_wins(ctx: RunContext, plan: TablePlan) -> str:
     return f"coalesce(julianday(s.{q(column)}), -1e9) > coalesce(julianday(e.{q(column)}), -1e9)"
 
 
-def may_match(conn, plan: TablePlan) -> bool:
-    """Whether a source row could meet a target row. False only for a table matched by its
-    primary key where no source key is in the target: then every row is new, and the plain
-    bulk insert does what the merge would, without staging the rows first."""
-    if plan.natural_key or plan.renumber:
-        return True
-    exprs = {c.name: c.expr for c in plan.columns}
-    same = " AND ".join(f"e.{q(k)} = {exprs[k]}" for k in plan.pk)
-    return bool(conn.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {plan.source_schema}.{q(plan.source_table or plan.table)} AS s "
-        f"WHERE EXISTS (SELECT 1 FROM main.{q(plan.table)} AS e WHERE {same}))").fetchone()[0])
+@dataclass
+class Held:
+    """The source rows whose key the target already holds, for a table matched by a one-column
+    primary key: their keys are in `temp.merge_keys`. Only they need staging to be matched;
+    the others are new and go by the plain load."""
+    count: int
+    over_m: str                 # the condition (0 or 1, never NULL) over the plan's row `m`
+    over_s: str | None          # the same over the source row `s` (TablePlan.inner_sql's `rows`),
+                                # None where UNIQUE windows rank every row (the scan cannot skip)
+
+    def split(self, held: bool) -> tuple[str, str | None]:
+        """(only, rows) for the held rows, or for the others."""
+        if held:
+            return self.over_m, self.over_s
+        return f"NOT {self.over_m}", self.over_s and f"NOT {self.over_s}"
 
 
-def _held_rows(conn, plan: TablePlan) -> str | None:
-    """For a table matched by a one-column primary key: fill `temp.merge_keys` with the source
-    keys the target already holds, and return the condition over `m` of the rows that have
-    one (0 or 1, never NULL). Only those need staging to be matched; the others are new, and
-    go by the plain load. None for the other tables (every row is staged)."""
+def held_rows(conn, plan: TablePlan) -> Held | None:
+    """For a table matched by a one-column primary key: list in `temp.merge_keys` the source
+    keys the target holds (one scan of the source, a key probe per row; the table is dropped
+    again when it lists none: every row is new). None for the other tables (any row may match
+    one by its other columns: every row is staged)."""
     if plan.natural_key or plan.renumber or len(plan.pk) != 1:
         return None
     key = next(c.expr for c in plan.columns if c.name == plan.pk[0])
     conn.execute("DROP TABLE IF EXISTS temp.merge_keys")
     conn.execute("CREATE TEMP TABLE merge_keys (k PRIMARY KEY) WITHOUT ROWID")
-    conn.execute(f"INSERT OR IGNORE INTO temp.merge_keys SELECT {key} FROM {plan.source_schema}.{q(plan.source_table or plan.table)} AS s "
-                 f"WHERE EXISTS (SELECT 1 FROM main.{q(plan.table)} AS e WHERE e.{q(plan.pk[0])} = {key})")
-    return f"coalesce(m.{q(plan.pk[0])} IN (SELECT k FROM temp.merge_keys), 0)"
+    count = conn.execute(
+        f"INSERT OR IGNORE INTO temp.merge_keys SELECT {key} FROM {plan.source_schema}.{q(plan.source_table or plan.table)} AS s "
+        f"WHERE EXISTS (SELECT 1 FROM main.{q(plan.table)} AS e WHERE e.{q(plan.pk[0])} = {key})").rowcount
+    if count == 0:
+        conn.execute("DROP TABLE temp.merge_keys")
+    listed = "IN (SELECT k FROM temp.merge_keys), 0)"
+    return Held(count, f"coalesce(m.{q(plan.pk[0])} {listed}", None if plan.windows else f"coalesce(({key}) {listed}")
 
 
-def merge_rows(ctx: RunContext, plan: TablePlan) -> MergeOutcome:
+def merge_rows(ctx: RunContext, plan: TablePlan, held: Held | None = None) -> MergeOutcome:
     """Stage the table's rows in `temp.merge_rows` (the values to write, `_rid`, the matched
     `_target_rowid` and the `_action`: new, equal, source or target), then write from there.
-    Where rows are matched by a one-column key, only those whose key the target holds are
-    staged, and the rest are written by the plain load; each row is reported (quarantined,
-    archived) by one of the two statements only (TablePlan.keep_sql's `only`)."""
+    With `held` (a table matched by a one-column key), only the rows whose key the target
+    holds are staged, and the rest are written by the plain load; each row is reported
+    (quarantined, archived) by one of the two statements only (TablePlan.keep_sql's `only`)."""
     conn, table = ctx.conn, q(plan.table)
     match, narrow = _match(plan, target="x")
     scratch = q(f"hive_etl_merge_{plan.table}")
     if narrow:
         conn.execute(f"CREATE INDEX main.{scratch} ON {table} ({q(narrow)})")
     conn.execute("DROP TABLE IF EXISTS temp.merge_rows")
-    held = _held_rows(conn, plan)
     equal = " AND ".join(f"e.{q(c)} IS s.{q(c)}" for c in _compared(plan))
     conn.execute(
         f"CREATE TEMP TABLE merge_rows AS SELECT s.*, e.rowid AS _target_rowid, "
         f"CASE WHEN e.rowid IS NULL THEN 'new' WHEN {equal} THEN 'equal' "
         f"WHEN {_source_wins(ctx, plan)} THEN 'source' ELSE 'target' END AS _action "
-        f"FROM ({plan.staged_sql(held)}) AS s "
+        f"FROM ({plan.staged_sql(*held.split(True)) if held else plan.staged_sql()}) AS s "
         f"LEFT JOIN main.{table} AS e ON e.rowid = (SELECT x.rowid FROM main.{table} AS x WHERE {match} LIMIT 1)"
     )
     plain = 0
     if held:   # the rows no target row has, judged against the target as it was, like the staged ones
-        plain = conn.execute(plan.insert_sql(f"NOT {held}")).rowcount
+        plain = conn.execute(plan.insert_sql(*held.split(False))).rowcount
         conn.execute("DROP TABLE temp.merge_keys")
     _record_conflicts(ctx, plan)
     columns = _compared(plan)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from ..context import RunContext
 from ..progress import NoBar
 from ..transform.table_plan import TablePlan, q
-from .merge import MergeOutcome, may_match, merge_rows
+from .merge import MergeOutcome, held_rows, merge_rows
 
 FETCH_ROWS = 5_000
 PROGRESS_INSTRUCTIONS = 50_000   # SQLite VM steps between two progress-bar estimates
@@ -118,10 +118,11 @@ def _write(ctx: RunContext, plan: TablePlan, counts, flagged: FlaggedRows) -> Me
     conn.create_function("hive_flag", -1, flagged)
     conn.create_function("hive_nulled", -1, flagged.nulled)
     merged = None
-    if before == 0 or not may_match(conn, plan):
+    held = held_rows(conn, plan) if before else None
+    if before == 0 or (held is not None and held.count == 0):   # every row is new: no staging
         conn.execute(plan.insert_sql())
     else:
-        merged = merge_rows(ctx, plan)
+        merged = merge_rows(ctx, plan, held)
     outcome = merged or MergeOutcome()
     counts.inserted += row_count(conn, "main", table) - before
     counts.merged += outcome.source_won + outcome.target_kept

@@ -92,7 +92,11 @@ class TablePlan:
     def fallback_of(self, column: str) -> str:
         return next((c.fallback for c in self.columns if c.name == column), "NULL")
 
-    def inner_sql(self) -> str:
+    def inner_sql(self, rows: str | None = None) -> str:
+        """With `rows` (a condition over the source row `s`), only the rows it holds are read:
+        the others are skipped before any join. Not for a plan with UNIQUE windows, which
+        rank every row of the table."""
+        assert rows is None or not self.windows, "UNIQUE windows rank every row: the scan cannot skip any"
         parts = [f"s.{self.row_number} AS _rid"]
         for c in self.columns:
             parts.append(f"{c.expr} AS {q(c.name)}")
@@ -104,9 +108,10 @@ class TablePlan:
         parts.extend(self.windows)
         parts.extend(f"_p{i}.{q(column)} AS _parent_{i}" for i, (_, column) in enumerate(self.parents))
         joins = "".join(" " + join for join, _ in self.parents)
-        return f"SELECT {', '.join(parts)} FROM {self.source_schema}.{q(self.source_table or self.table)} AS s{joins}"
+        where = f" WHERE {rows}" if rows else ""
+        return f"SELECT {', '.join(parts)} FROM {self.source_schema}.{q(self.source_table or self.table)} AS s{joins}{where}"
 
-    def middle_sql(self) -> str:
+    def middle_sql(self, rows: str | None = None) -> str:
         reason = "NULL"
         if self.reasons:
             reason = "CASE " + " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in self.reasons) + " END"
@@ -115,7 +120,7 @@ class TablePlan:
             body = " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in cases)
             nulls.append(f"CASE {body} END AS {q('_null_' + column)}")
         extra = "".join(", " + n for n in nulls)
-        return f"SELECT n.*, {reason} AS _reason{extra} FROM ({self.inner_sql()}) AS n"
+        return f"SELECT n.*, {reason} AS _reason{extra} FROM ({self.inner_sql(rows)}) AS n"
 
     def _replaced_when_flagged(self, column: str) -> bool:
         """Whether the value written of `column` is not simply its normalised value: a value
@@ -162,19 +167,19 @@ class TablePlan:
             return None
         return next(c.expr for c in self.columns if c.name == column)
 
-    def insert_sql(self, only: str | None = None) -> str:
+    def insert_sql(self, only: str | None = None, rows: str | None = None) -> str:
         """The bulk load into a table that has no rows yet (or, with `only`, of rows no target
-        row matches): source keys are kept."""
+        row matches; `rows`, the same over `s`, for inner_sql): source keys are kept."""
         cols = ", ".join(q(c) for c in self.column_names)
         select = ", ".join(self.value_sql(c) for c in self.column_names)
-        return (f"INSERT INTO main.{q(self.table)} ({cols}) SELECT {select} FROM ({self.middle_sql()}) AS m "
+        return (f"INSERT INTO main.{q(self.table)} ({cols}) SELECT {select} FROM ({self.middle_sql(rows)}) AS m "
                 f"WHERE {self.keep_sql(only)}")
 
-    def staged_sql(self, only: str | None = None) -> str:
-        """The rows to load (those `only` holds, if given), with the values they would be
-        written with (for merging)."""
+    def staged_sql(self, only: str | None = None, rows: str | None = None) -> str:
+        """The rows to load (those `only` holds, if given; `rows`, the same over `s`, for
+        inner_sql), with the values they would be written with (for merging)."""
         select = ", ".join(f"{self.value_sql(c)} AS {q(c)}" for c in self.column_names)
-        return f"SELECT m._rid AS _rid, {select} FROM ({self.middle_sql()}) AS m WHERE {self.keep_sql(only)}"
+        return f"SELECT m._rid AS _rid, {select} FROM ({self.middle_sql(rows)}) AS m WHERE {self.keep_sql(only)}"
 
 
 
