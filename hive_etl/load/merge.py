@@ -67,10 +67,12 @@ class Held:
     over_s: str | None          # the same over the source row `s` (TablePlan.inner_sql's `rows`),
                                 # None where UNIQUE windows rank every row (the scan cannot skip)
 
-    def split(self, held: bool) -> tuple[str, str | None]:
-        """(only, rows) for the held rows, or for the others."""
-        if held:
-            return self.over_m, self.over_s
+    def matched(self) -> tuple[str, str | None]:
+        """(only, rows) for TablePlan's statements: the rows whose key the target holds."""
+        return self.over_m, self.over_s
+
+    def unmatched(self) -> tuple[str, str | None]:
+        """(only, rows): the other rows."""
         return f"NOT {self.over_m}", self.over_s and f"NOT {self.over_s}"
 
 
@@ -110,12 +112,12 @@ def merge_rows(ctx: RunContext, plan: TablePlan, held: Held | None = None) -> Me
         f"CREATE TEMP TABLE merge_rows AS SELECT s.*, e.rowid AS _target_rowid, "
         f"CASE WHEN e.rowid IS NULL THEN 'new' WHEN {equal} THEN 'equal' "
         f"WHEN {_source_wins(ctx, plan)} THEN 'source' ELSE 'target' END AS _action "
-        f"FROM ({plan.staged_sql(*held.split(True)) if held else plan.staged_sql()}) AS s "
+        f"FROM ({plan.staged_sql(*held.matched()) if held else plan.staged_sql()}) AS s "
         f"LEFT JOIN main.{table} AS e ON e.rowid = (SELECT x.rowid FROM main.{table} AS x WHERE {match} LIMIT 1)"
     )
     plain = 0
     if held:   # the rows no target row has, judged against the target as it was, like the staged ones
-        plain = conn.execute(plan.insert_sql(*held.split(False))).rowcount
+        plain = conn.execute(plan.insert_sql(*held.unmatched())).rowcount
         conn.execute("DROP TABLE temp.merge_keys")
     _record_conflicts(ctx, plan)
     columns = _compared(plan)
