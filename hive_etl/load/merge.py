@@ -112,11 +112,11 @@ def merge_rows(ctx: RunContext, plan: TablePlan, held: Held | None = None) -> Me
         f"CREATE TEMP TABLE merge_rows AS SELECT s.*, e.rowid AS _target_rowid, "
         f"CASE WHEN e.rowid IS NULL THEN 'new' WHEN {equal} THEN 'equal' "
         f"WHEN {_source_wins(ctx, plan)} THEN 'source' ELSE 'target' END AS _action "
-        f"FROM ({plan.staged_sql(*held.matched()) if held else plan.staged_sql()}) AS s "
+        f"FROM ({plan.staged_sql(*held.matched()) if held is not None else plan.staged_sql()}) AS s "
         f"LEFT JOIN main.{table} AS e ON e.rowid = (SELECT x.rowid FROM main.{table} AS x WHERE {match} LIMIT 1)"
     )
     plain = 0
-    if held:   # the rows no target row has, judged against the target as it was, like the staged ones
+    if held is not None:   # the rows no target row has, judged against the target as it was, like the staged ones
         plain = conn.execute(plan.insert_sql(*held.unmatched())).rowcount
         conn.execute("DROP TABLE temp.merge_keys")
     _record_conflicts(ctx, plan)
