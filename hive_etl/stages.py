@@ -19,7 +19,7 @@ from .extract.source_snapshot import await_source_quick_check, extract_source
 from .extract.usage_file import await_usage_file, start_usage_file
 from .load.all_tables import load_all_tables
 from .load.build_target import open_build
-from .load.legacy_json import load_legacy_json
+from .load.legacy_json import list_known_usage, load_legacy_json
 from .load.model_catalog import CATALOG_TABLES, add_reference_models, load_model_catalog, resolve_legacy_ids
 from .load.swap import finalise_build, start_flush, swap_into_place
 from .load.unmapped import archive_unmapped
@@ -92,6 +92,13 @@ def index_settled_tables(ctx: RunContext) -> None:
     _create_indexes(ctx, settled_tables())
 
 
+def known_usage(ctx: RunContext) -> None:
+    """The usage rows the usage file's records are de-duplicated against, listed while its
+    child still reads (load/legacy_json.py: `list_known_usage`): the pipeline would wait then."""
+    if "usage_file" in ctx.background:
+        list_known_usage(ctx)
+
+
 def finalise_and_swap(ctx: RunContext) -> None:
     finalise_build(ctx)
     swap_into_place(ctx)
@@ -116,6 +123,7 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "report.start_figures": start_figures,
     "report.figures": compute_figures,
     "load.index_settled_tables": index_settled_tables,
+    "transform.known_usage": known_usage,
     "load.build_indexes": build_indexes,
     "checks.post_load": post_load_checks,
     "checks.start_target_expectations": start_target_expectations,

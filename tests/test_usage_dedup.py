@@ -5,6 +5,8 @@ spelled; records that differ in anything the content key covers stay."""
 import sqlite3
 from datetime import datetime, timezone
 
+from conftest import SAMPLES
+from hive_etl import pipeline
 from hive_etl.context import RunContext
 from hive_etl.extract.json_staging import create_staging
 from hive_etl.load import legacy_json
@@ -86,3 +88,31 @@ def test_many_rows_sharing_conversation_cost_and_tokens_cost_one_key_each_at_mos
     left = _dedup(tmp_path, known, records, calls)
     assert left == {f"r{n}" for n in range(3000) if n % 2 or n >= 600}
     assert len(calls) <= len(known) + len(records)
+
+
+def test_the_known_rows_listed_while_the_usage_file_is_read_are_those_the_load_compares_with(migrate, monkeypatch):
+    """transform.known_usage lists the usage rows before the usage file's child is awaited;
+    that is only right if nothing writes usage_records between it and the de-duplication."""
+    seen = {}
+    listing, loading = pipeline.STAGES["transform.known_usage"], pipeline.STAGES["load.legacy_json"]
+
+    def rows(ctx):
+        return ctx.conn.execute("SELECT * FROM main.usage_records ORDER BY rowid").fetchall()
+
+    def list_early(ctx):
+        listing(ctx)
+        seen["listed"], seen["at listing"] = ctx.usage_known, rows(ctx)
+        seen["known"] = ctx.conn.execute("SELECT count(*) FROM temp.usage_known").fetchone()[0]
+
+    def load(ctx):
+        seen["at load"] = rows(ctx)
+        loading(ctx)
+
+    monkeypatch.setitem(pipeline.STAGES, "transform.known_usage", list_early)
+    monkeypatch.setitem(pipeline.STAGES, "load.legacy_json", load)
+    run = migrate(SAMPLES["typescript"][0])
+    assert run.exit_code == 0, run.stderr
+    assert seen["listed"] is True and seen["known"] > 0
+    assert seen["at listing"] == seen["at load"]
+    usage = run.report["sources"]["usage-monitor.json"]
+    assert usage["duplicates"] > usage["repeated_in_file"]   # records equal to a database row were found

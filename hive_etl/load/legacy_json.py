@@ -67,28 +67,42 @@ def _has_candidate(other: str, row: str) -> str:
             f"OR ({_texty(row)} AND EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {conversation})))")
 
 
+def list_known_usage(ctx: RunContext) -> None:
+    """temp.usage_known: the usage rows a staged record may repeat, indexed for
+    `_has_candidate`: the source's (all of them: quarantined ones too), and the target's own
+    when merging; the rows this run loaded from the source are among the first already.
+
+    Nothing writes usage_records between load.tables and the JSON load, so the list is the
+    same whenever it is made in between: `transform.known_usage` makes it while the usage
+    file's child is still reading; otherwise the de-duplication makes it first."""
+    conn = ctx.conn
+    listed = ", ".join(q(c) for c in USAGE_COLUMNS)
+    conn.execute("DROP TABLE IF EXISTS temp.usage_known")
+    known = [f"SELECT {listed} FROM main.usage_records"] if ctx.target_rows_before.get("usage_records") else []
+    if "usage_records" in ctx.source_columns:
+        plan = build_plan("usage_records", target_spec()["tables"]["usage_records"], ctx.source_columns["usage_records"], set())
+        known.insert(0, f"SELECT {_content('n')} FROM ({plan.inner_sql()}) AS n")
+    if known:
+        _candidate_table(conn, "usage_known", " UNION ALL ".join(known))
+    ctx.usage_known = bool(known)
+
+
 def _drop_usage_duplicates(ctx: RunContext) -> int:
     """Remove staged usage records equal to a usage row the source database (or the target)
-    holds; returns how many.
+    holds (temp.usage_known, `list_known_usage`); returns how many.
 
     Equality is `usage_content_key`, computed in Python (`hive_usage_id`), so it is computed
     only for candidates, found in plain SQL over indexes (`_has_candidate`): a million records
     cost a few index probes each, into the known rows (one indexed temp table); only the
     candidates on either side cost a Python call."""
     conn = ctx.conn
-    listed = ", ".join(q(c) for c in USAGE_COLUMNS)
-    scratch = ("usage_known", "usage_candidates", "usage_known_keys")
+    if ctx.usage_known is None:
+        list_known_usage(ctx)
+    if not ctx.usage_known:
+        return 0
+    scratch = ("usage_candidates", "usage_known_keys")
     for name in scratch:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    # The source's rows (all of them: quarantined ones too), and the target's own when merging;
-    # the rows this run loaded from the source are among the first already.
-    known = [f"SELECT {listed} FROM main.usage_records"] if ctx.target_rows_before.get("usage_records") else []
-    if "usage_records" in ctx.source_columns:
-        plan = build_plan("usage_records", target_spec()["tables"]["usage_records"], ctx.source_columns["usage_records"], set())
-        known.insert(0, f"SELECT {_content('n')} FROM ({plan.inner_sql()}) AS n")
-    if not known:
-        return 0
-    _candidate_table(conn, "usage_known", " UNION ALL ".join(known))
     _candidate_table(conn, "usage_candidates", f"SELECT s.id, {_content('s')} "
                                                f"FROM json.usage_records AS s WHERE {_has_candidate('usage_known', 's')}")
     conn.execute("CREATE TEMP TABLE usage_known_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
@@ -98,8 +112,9 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
         f"DELETE FROM json.usage_records WHERE id IN (SELECT c.id FROM temp.usage_candidates AS c "
         f"WHERE hive_usage_id({_content('c')}) IN (SELECT key FROM temp.usage_known_keys))"
     ).rowcount
-    for name in scratch:
+    for name in ("usage_known", *scratch):
         conn.execute(f"DROP TABLE temp.{name}")
+    ctx.usage_known = None
     return removed
 
 
