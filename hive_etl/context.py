@@ -83,6 +83,7 @@ class RunContext:
     conn: sqlite3.Connection | None = None
     source_columns: dict[str, list[str]] = field(default_factory=dict)   # snapshot table -> columns
     source_keys: dict[str, list[str]] = field(default_factory=dict)      # snapshot table -> pk columns
+    source_unique: dict[str, list[list[str]]] = field(default_factory=dict)  # snapshot table -> column sets it holds unique
     target_rows_before: dict[str, int] = field(default_factory=dict)
     loaded: set[str] = field(default_factory=set)
     model_map: ModelMap | None = None

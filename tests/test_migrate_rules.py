@@ -5,6 +5,7 @@ runs `hive-etl migrate` into a new target, and reads the result back.
 """
 
 import json
+import sqlite3
 
 import pyarrow.parquet as pq
 import pytest
@@ -122,6 +123,44 @@ def test_a_unique_key_with_a_column_the_source_lacks_takes_no_window():
     assert len(plan.windows) == 1 and "conversation_id" in plan.windows[0]
     plan = build_plan("conversation_usage", spec, ["id", "conversation_id", "conversation_token"], {"conversations", "users"})
     assert len(plan.windows) == 2
+
+
+def test_a_unique_key_the_source_itself_holds_unique_takes_no_window():
+    """Ranking rows by a key the source's own UNIQUE index keeps apart would find nothing."""
+    from hive_etl.schema import target_spec
+    from hive_etl.transform.table_plan import build_plan
+
+    tables = target_spec()["tables"]
+    columns = ["id", "conversation_id", "user_id", "timestamp"]
+    held = build_plan("conversation_usage", tables["conversation_usage"], columns, {"conversations", "users"},
+                      source_unique=[["id"], ["conversation_id"]])
+    assert held.windows == [] and not any("duplicate value" in message for _, message in held.reasons)
+    # an index over more columns than the key does not keep the key's values apart
+    wider = build_plan("conversation_usage", tables["conversation_usage"], columns, {"conversations", "users"},
+                       source_unique=[["conversation_id", "user_id"]])
+    assert len(wider.windows) == 1
+    # nor does one over the source value when the plan writes another (users.email may come
+    # from subscription_cache.json)
+    users = build_plan("users", tables["users"], ["id", "email"], set(), source_unique=[["email"]])
+    assert len(users.windows) == 1 and "email" in users.windows[0]
+
+
+def test_the_source_unique_keys_are_those_compared_byte_for_byte(tmp_path):
+    from hive_etl.extract.source_snapshot import unique_keys
+
+    conn = sqlite3.connect(tmp_path / "s.db")
+    conn.executescript("""
+        CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT UNIQUE, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT);
+        CREATE UNIQUE INDEX t_bc ON t (b, c);
+        CREATE UNIQUE INDEX t_d_live ON t (d) WHERE d IS NOT NULL;
+        CREATE UNIQUE INDEX t_e_nocase ON t (e COLLATE NOCASE);
+        CREATE UNIQUE INDEX t_f_lower ON t (lower(f));
+        CREATE INDEX t_f ON t (f);
+        CREATE TABLE k (x TEXT, y TEXT, PRIMARY KEY (x, y));
+    """)
+    found = unique_keys(conn)
+    assert sorted(found["t"]) == [["a"], ["b", "c"]]
+    assert found["k"] == [["x", "y"]]
 
 
 def test_nullable_foreign_key_to_a_missing_parent_is_nulled_and_archived(migrated):

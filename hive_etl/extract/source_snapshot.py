@@ -39,6 +39,23 @@ def inventory(conn: sqlite3.Connection) -> tuple[dict[str, list[str]], dict[str,
     return columns, keys
 
 
+def unique_keys(conn: sqlite3.Connection) -> dict[str, list[list[str]]]:
+    """Per table, the column sets the source itself holds unique, as SQLite compares them
+    byte for byte: its UNIQUE and primary-key indexes that are not partial, on columns (not
+    expressions), every column in the BINARY collation."""
+    found: dict[str, list[list[str]]] = {}
+    for table in table_names(conn):
+        for index in conn.execute(f"PRAGMA index_list({q(table)})").fetchall():
+            name, unique, partial = index[1], index[2], index[4]
+            if not unique or partial:
+                continue
+            # index_xinfo: (seqno, cid, name, desc, coll, key); cid -2 is an expression
+            parts = [r for r in conn.execute(f"PRAGMA index_xinfo({q(name)})") if r[5]]
+            if parts and all(r[1] >= 0 and r[4].upper() == "BINARY" for r in parts):
+                found.setdefault(table, []).append([r[2] for r in parts])
+    return found
+
+
 def source_quick_check(uri: str, source: Path) -> Beside:
     """PRAGMA quick_check of the source view in a thread; `result()` waits and raises
     BadInput when SQLite finds damage, `stop()` interrupts it."""
@@ -53,6 +70,7 @@ def extract_source(ctx: RunContext) -> None:
     ctx.background["source_quick_check"] = source_quick_check(ctx.snapshot_uri, ctx.source)
     try:
         ctx.source_columns, ctx.source_keys = inventory(conn)
+        ctx.source_unique = unique_keys(conn)
     finally:
         conn.close()
     expected = source_spec()["tables"]

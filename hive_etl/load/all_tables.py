@@ -37,7 +37,8 @@ def load_all_tables(ctx: RunContext) -> None:
     bar = ctx.bar("load.tables", sum(row_count(ctx.conn, "src", t) for t in tables) if ctx.progress else 0)
     for table in tables:
         plan = build_plan(table, spec[table], ctx.source_columns[table], existing,
-                          natural_key=merge_rule()["natural_keys"].get(table), source_keys=ctx.source_keys.get(table))
+                          natural_key=merge_rule()["natural_keys"].get(table), source_keys=ctx.source_keys.get(table),
+                          source_unique=ctx.source_unique.get(table))
         if table == totals.get("table"):
             load_conserving_totals(ctx, plan, totals["columns"], bar)
         else:
