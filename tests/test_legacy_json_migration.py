@@ -70,8 +70,16 @@ def test_bad_json_records_are_quarantined_with_their_json_path(run):
 def test_cost_tracking_fills_only_conversations_without_a_row(run):
     conn = sqlite3.connect(f"file:{run['target']}?mode=ro", uri=True)
     cost = run["ledger"]["cost_tracking"]
-    for conversation in cost["with_cost_analytics_row"]:
-        assert conn.execute("SELECT count(*) FROM cost_analytics WHERE conversation_id = ?", (conversation,)).fetchone()[0] >= 1
+    source = sqlite3.connect(f"file:{run['home'] / '.hive' / 'hive-ai.db'}?mode=ro", uri=True)
+    for conversation in cost["with_cost_analytics_row"]:   # the database's rows, and nothing from the file
+        count = "SELECT count(*) FROM cost_analytics WHERE conversation_id = ?"
+        assert conn.execute(count, (conversation,)).fetchone() == source.execute(count, (conversation,)).fetchone() != (0,)
+    source.close()
+    got = run["report"]["sources"]["cost-tracking.json"]
+    assert got["duplicates"] == len(cost["with_cost_analytics_row"])
+    archived = pq.read_table(run["tmp"] / "report" / "archive" / "cost-tracking.json.parquet").to_pylist()
+    held = {r["source_pk"] for r in archived if "already has a cost_analytics row" in r["reason"]}
+    assert len(held) == len(cost["with_cost_analytics_row"])
     for conversation in cost["without_cost_analytics_row"]:
         assert conn.execute("SELECT count(*) FROM cost_analytics WHERE conversation_id = ?", (conversation,)).fetchone() == (1,)
     breakdown = conn.execute("SELECT provider_breakdown FROM cost_analytics WHERE conversation_id = ?",

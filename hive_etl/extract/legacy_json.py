@@ -180,14 +180,21 @@ def layout(kind: str) -> dict:
     return entry
 
 
-def reader_kinds(file_name: str) -> dict[str, str]:
-    """Column -> the kind of value the reader made of it, for the records of the legacy file
-    named `file_name` ({} for a name that is not such a file, e.g. a row derived from several)."""
+def file_layout(file_name: str) -> dict | None:
+    """The layout (`layout`) of the legacy file named `file_name` whose records load into a
+    table; None for a name that is not such a file (e.g. a row derived from several)."""
     for kind, table in TARGET_TABLE.items():
         entry = layout(kind)
         if table and entry["location"].rsplit("/", 1)[-1] == file_name:
-            return {f.name: f.kind for f in entry["_fields"].fields}
-    return {}
+            return entry
+    return None
+
+
+def reader_kinds(file_name: str) -> dict[str, str]:
+    """Column -> the kind of value the reader made of it, for the records of the legacy file
+    named `file_name` ({} for a name that is not such a file)."""
+    entry = file_layout(file_name)
+    return {f.name: f.kind for f in entry["_fields"].fields} if entry else {}
 
 
 def find_json_sources(home: Path) -> dict[str, Path]:

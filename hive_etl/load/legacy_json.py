@@ -9,7 +9,7 @@ database table is loaded:
   own id is taken by a different row is a conflict, and the row already there stays;
 - budget_limits: keyed by "json-budget-<user>-<period>";
 - cost_analytics: only for conversations that have no row there yet (the others are
-  duplicates of what the database holds, archived);
+  duplicates of what the database holds, archived: `only_new` in pipelines/legacy_json.yaml);
 - licenses: license.json; without it, users.license_key plus subscription_cache.json where
   both exist;
 - users: subscription_cache.json sets subscription_tier (a known tier only) and fills a
@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from ..context import RunContext, SourceCounts
 from ..extract.json_staging import ROW_NUMBER, create_staging as _create_staging
-from ..extract.legacy_json import USAGE_CONTENT, reader_kinds, usage_record_id
+from ..extract.legacy_json import USAGE_CONTENT, file_layout, reader_kinds, usage_record_id
 from ..rules import merge_rule, subscription_tiers, totals_rule
 from ..schema import target_spec
-from ..transform.table_plan import build_plan, q
+from ..transform.table_plan import build_plan, q, sql_text
 from .all_tables import load_order
 from .tables import load_conserving_totals, load_table, row_count
 
@@ -160,6 +160,17 @@ def prepare(ctx: RunContext) -> None:
     conn.execute("INSERT INTO temp.subscription_cache VALUES (?, ?, ?)", (cache["user_id"], tier, email))
 
 
+def _already_held_sql(table: str, column: str | None) -> str | None:
+    """skip_sql for a file whose records load only where the target holds no row with their
+    `column` value yet (pipelines/legacy_json.yaml `only_new`): the others repeat what the
+    database holds (counted as duplicates, archived)."""
+    if column is None:
+        return None
+    c = q(column)
+    return (f"(SELECT {sql_text(column + ' ')} || quote(s.{c}) || {sql_text(f' already has a {table} row')} "
+            f"WHERE EXISTS (SELECT 1 FROM main.{q(table)} AS e WHERE e.{c} = s.{c}))")
+
+
 def _source_of(ctx: RunContext, table: str) -> str | None:
     """The file whose records are staged for `table` (each staged table has one)."""
     return next((name for name, s in sorted(ctx.sources.items()) if s.table == table), None)
@@ -184,10 +195,7 @@ def load_legacy_json(ctx: RunContext) -> None:
         counts.read += source.quarantined + early
         counts.quarantined += source.quarantined
         counts.duplicates += early
-        skip = None
-        if table == "cost_analytics":
-            skip = ("(SELECT 'conversation ' || quote(s.conversation_id) || ' already has a cost_analytics row' "
-                    "WHERE EXISTS (SELECT 1 FROM main.cost_analytics AS e WHERE e.conversation_id = s.conversation_id))")
+        skip = _already_held_sql(table, (file_layout(name) or {}).get("only_new"))
         columns = [r[1] for r in ctx.conn.execute(f"PRAGMA json.table_info({q(table)})") if r[1] != ROW_NUMBER]
         plan = build_plan(table, spec[table], columns, existing, skip_sql=skip, source_keys=["_json_path"],
                           natural_key=merge_rule()["natural_keys"].get(table), source_schema="json", label=name,
