@@ -128,6 +128,24 @@ def test_not_enough_free_disk_is_refused_before_writing(tmp_path, monkeypatch):
     assert list((tmp_path / "out").iterdir()) == [] and not (tmp_path / "r").exists()
 
 
+def test_the_free_disk_needed_counts_the_legacy_json_records(tmp_path, monkeypatch):
+    """Room for the snapshot and the new database is not enough: the JSON files' records are
+    staged in the work folder too."""
+    from hive_etl.extract.legacy_json import find_json_sources
+
+    home = SAMPLES["typescript"][0]
+    source = (home / ".hive" / "hive-ai.db").stat().st_size
+    json_bytes = sum(p.stat().st_size for p in find_json_sources(home).values())
+    assert json_bytes > 0
+    real = shutil.disk_usage
+    # enough for everything but the JSON records (SPARE_BYTES is 16 MB)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=2 * source + (16 << 20) + json_bytes // 2))
+    (tmp_path / "out").mkdir()
+    result = run_cli("migrate", "--home", str(home), "--target", str(tmp_path / "out" / "x.db"), "--report-dir", str(tmp_path / "r"))
+    assert result.exit_code == 2 and "not enough free disk space" in result.stderr and "legacy JSON" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_read_only_target_folder_is_refused(tmp_path, monkeypatch):
     home = make_install(tmp_path / "home", "INSERT INTO users (id) VALUES ('u1');")
     real_mkdir = Path.mkdir

@@ -19,6 +19,7 @@ from ..errors import BadInput
 from ..schema import SCHEMA_VERSION, create_fresh_target, diff_migrations, diff_tables, introspect, migration_rows, target_spec
 from ..sqlite_files import PAGE_SIZE, file_uri, in_use_by_another_process, open_readonly, quick_check, read_header, table_names
 from ..transform import values
+from ..extract.legacy_json import find_json_sources as legacy_json_sources
 from . import legacy_json
 from .tables import row_count
 
@@ -117,15 +118,18 @@ def check_target(ctx: RunContext) -> None:
 
 def check_free_space(ctx: RunContext) -> None:
     """Refuse, before writing anything, when the work folder cannot hold the snapshot, the
-    new database and (where a hard link is impossible) a copy of the original."""
+    new database, the legacy JSON files' staged records (no larger than the files: a heavy
+    usage file of 335 MB stages into 252 MB) and (where a hard link is impossible) a copy
+    of the original."""
     folder = ctx.work_dir.parent
     source = ctx.source.stat().st_size
     target = ctx.target.stat().st_size if ctx.target.exists() else 0
-    needed = 2 * source + 2 * target + SPARE_BYTES
+    staged = sum(path.stat().st_size for path in legacy_json_sources(ctx.home).values())
+    needed = 2 * source + 2 * target + staged + SPARE_BYTES
     free = shutil.disk_usage(folder).free
     if free < needed:
         raise BadInput(f"target folder {folder}: not enough free disk space (about {needed >> 20} MB needed for the "
-                       f"snapshot, the new database and the backup; {free >> 20} MB free)")
+                       f"snapshot, the new database, the legacy JSON records and the backup; {free >> 20} MB free)")
 
 
 def open_build(ctx: RunContext) -> sqlite3.Connection:
