@@ -70,7 +70,8 @@ def test_bad_json_records_are_quarantined_with_their_json_path(run):
 def test_cost_tracking_fills_only_conversations_without_a_row(run):
     conn = sqlite3.connect(f"file:{run['target']}?mode=ro", uri=True)
     cost = run["ledger"]["cost_tracking"]
-    source = sqlite3.connect(f"file:{run['home'] / '.hive' / 'hive-ai.db'}?mode=ro", uri=True)
+    # immutable: a read-only connection to a WAL-mode file would leave -wal and -shm in the fixture
+    source = sqlite3.connect(f"file:{run['home'] / '.hive' / 'hive-ai.db'}?mode=ro&immutable=1", uri=True)
     for conversation in cost["with_cost_analytics_row"]:   # the database's rows, and nothing from the file
         count = "SELECT count(*) FROM cost_analytics WHERE conversation_id = ?"
         assert conn.execute(count, (conversation,)).fetchone() == source.execute(count, (conversation,)).fetchone() != (0,)
