@@ -49,3 +49,17 @@ def test_no_stage_after_the_early_indexes_writes_a_settled_table(migrate, monkey
     with run.db() as db:
         assert len(db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()) \
             == len(index_statements())
+
+
+def test_the_derived_table_is_made_from_settled_tables_once_they_are_loaded():
+    """daily_usage_summary is derived before the usage file's child is awaited: right only if
+    what it reads is loaded by then and written by no later stage."""
+    import re
+
+    from hive_etl.transform.derived import DAILY_USAGE_SQL, DERIVED_FROM
+
+    assert set(re.findall(r"main\.(\w+)", DAILY_USAGE_SQL)) == set(DERIVED_FROM)
+    assert set(DERIVED_FROM) <= settled_tables()
+    for name in ("migrate", "dry_run"):
+        stages = pipeline.stage_names(name)
+        assert stages.index("load.tables") < stages.index("transform.derived_tables")

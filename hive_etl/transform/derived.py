@@ -17,6 +17,9 @@ from ..context import RunContext
 from ..transform.values import format_utc
 
 DERIVED_TABLES = ("daily_usage_summary",)   # what this module writes
+# What it reads: tables load.tables writes and no later stage does (hive_etl.stages.settled_tables),
+# so the pipelines derive it before they await the usage file's child, not after the JSON load.
+DERIVED_FROM = ("conversations", "performance_metrics")
 
 DAILY_USAGE_SQL = """
 CREATE TEMP TABLE daily_usage AS
