@@ -104,7 +104,6 @@ class RunContext:
     sources: dict[str, SourceCounts] = field(default_factory=dict)        # legacy JSON file name -> its counts
     credit_sources: list[dict] = field(default_factory=list)              # where each credits value was found
     subscription_cache: dict | None = None                                # subscription_cache.json's values
-    usage_known: bool | None = None       # temp.usage_known listed (load/legacy_json.py): rows in it or none; None: not yet
     data_docs: bool = False                                               # also build Great Expectations Data Docs
     progress: Callable[[str], None] | None = None                         # where progress lines go (a terminal)
     sidecars: Sidecars | None = None

@@ -10,6 +10,7 @@ from hive_etl import pipeline
 from hive_etl.context import RunContext
 from hive_etl.extract.json_staging import create_staging
 from hive_etl.load import legacy_json
+from hive_etl.sqlite_files import table_names
 
 COLUMNS = ("id", "user_id", "conversation_id", "action_type", "cost", "tokens_input", "tokens_output",
            "model_used", "timestamp")
@@ -101,7 +102,7 @@ def test_the_known_rows_listed_while_the_usage_file_is_read_are_those_the_load_c
 
     def list_early(ctx):
         listing(ctx)
-        seen["listed"], seen["at listing"] = ctx.usage_known, rows(ctx)
+        seen["listed"], seen["at listing"] = "usage_known" in table_names(ctx.conn, "temp"), rows(ctx)
         seen["known"] = ctx.conn.execute("SELECT count(*) FROM temp.usage_known").fetchone()[0]
 
     def load(ctx):

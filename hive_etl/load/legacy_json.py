@@ -24,6 +24,7 @@ from ..extract.json_staging import ROW_NUMBER, create_staging as _create_staging
 from ..extract.legacy_json import USAGE_CONTENT, file_layout, reader_kinds, usage_record_id
 from ..rules import merge_rule, subscription_tiers, totals_rule
 from ..schema import target_spec
+from ..sqlite_files import table_names
 from ..transform.table_plan import build_plan, q, sql_text
 from .all_tables import load_order
 from .tables import load_conserving_totals, load_table, row_count
@@ -67,10 +68,11 @@ def _has_candidate(other: str, row: str) -> str:
             f"OR ({_texty(row)} AND EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {conversation})))")
 
 
-def list_known_usage(ctx: RunContext) -> None:
+def list_known_usage(ctx: RunContext) -> bool:
     """temp.usage_known: the usage rows a staged record may repeat, indexed for
     `_has_candidate`: the source's (all of them: quarantined ones too), and the target's own
     when merging; the rows this run loaded from the source are among the first already.
+    False, and no table, when there are none.
 
     Nothing writes usage_records between load.tables and the JSON load, so the list is the
     same whenever it is made in between: `transform.known_usage` makes it while the usage
@@ -84,7 +86,7 @@ def list_known_usage(ctx: RunContext) -> None:
         known.insert(0, f"SELECT {_content('n')} FROM ({plan.inner_sql()}) AS n")
     if known:
         _candidate_table(conn, "usage_known", " UNION ALL ".join(known))
-    ctx.usage_known = bool(known)
+    return bool(known)
 
 
 def _drop_usage_duplicates(ctx: RunContext) -> int:
@@ -96,9 +98,7 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
     cost a few index probes each, into the known rows (one indexed temp table); only the
     candidates on either side cost a Python call."""
     conn = ctx.conn
-    if ctx.usage_known is None:
-        list_known_usage(ctx)
-    if not ctx.usage_known:
+    if "usage_known" not in table_names(conn, "temp") and not list_known_usage(ctx):
         return 0
     scratch = ("usage_candidates", "usage_known_keys")
     for name in scratch:
@@ -114,7 +114,6 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
     ).rowcount
     for name in ("usage_known", *scratch):
         conn.execute(f"DROP TABLE temp.{name}")
-    ctx.usage_known = None
     return removed
 
 
