@@ -1,17 +1,20 @@
 """Staging the legacy JSON files (hive_etl/extract/json_staging.py): a key repeated in its own
 file keeps its first record and counts the others as duplicates; staged rows keep their record
 number and are read back in key order (what lets the loader write them where the target's
-key index ends)."""
+key index ends). The usage file's child leaves its rows in arrival order and the pipeline
+moves them into place (`order_arrivals`): both ways give the same staged rows and counts."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+
+import pytest
 from datetime import datetime, timezone
 from pathlib import Path
 
 from hive_etl.context import RunContext
-from hive_etl.extract.json_staging import BIG_FILE, stage_files
+from hive_etl.extract.json_staging import BIG_FILE, order_arrivals, stage_files
 from hive_etl.load.sidecars import Sidecars
 
 
@@ -21,7 +24,7 @@ def _record(rid: str | None, cost: float, minute: int) -> dict:
     return record if rid is None else {"id": rid, **record}
 
 
-def _stage(tmp_path: Path, records: list) -> tuple[RunContext, list[tuple]]:
+def _stage(tmp_path: Path, records: list, in_child: bool) -> tuple[RunContext, list[tuple]]:
     usage = tmp_path / "usage-monitor.json"
     usage.write_text(json.dumps({"records": records}), encoding="utf-8")
     ctx = RunContext(source=tmp_path / "hive-ai.db", target=tmp_path / "out.db", home=tmp_path,
@@ -35,26 +38,37 @@ def _stage(tmp_path: Path, records: list) -> tuple[RunContext, list[tuple]]:
         def update(self, done, note=None):
             self.done = done
 
-    stage_files(ctx, {BIG_FILE: usage}, Bar())
+    left = stage_files(ctx, {BIG_FILE: usage}, Bar(), keep_in_arrival_order=in_child)
+    assert bool(left) == in_child
+    if in_child:
+        assert ctx.sources["usage-monitor.json"].duplicates == 0   # not known before the move
+        order_arrivals(ctx, left)
     ctx.sidecars.close()
     conn = sqlite3.connect(ctx.json_path)
     rows = conn.execute("SELECT id, cost, _json_path, _seq FROM usage_records").fetchall()
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     conn.close()
+    assert tables == {"stage_models", "usage_records"}     # nothing left over in arrival order
     return ctx, rows
 
 
-def test_a_key_repeated_in_its_file_keeps_its_first_record(tmp_path):
+both_ways = pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "child-then-pipeline"])
+
+
+@both_ways
+def test_a_key_repeated_in_its_file_keeps_its_first_record(tmp_path, in_child):
     records = [_record("b", 0.5, 0), _record("a", 0.1, 1), _record("b", 0.9, 2), _record("b", 0.7, 3)]
-    ctx, rows = _stage(tmp_path, records)
+    ctx, rows = _stage(tmp_path, records, in_child)
     assert {r[0]: r[1] for r in rows} == {"a": 0.1, "b": 0.5}
     counts = ctx.sources["usage-monitor.json"]
     assert (counts.records, counts.duplicates, counts.repeated_in_file) == (4, 2, 2)
 
 
-def test_staged_rows_are_read_in_key_order_with_their_record_number(tmp_path):
+@both_ways
+def test_staged_rows_are_read_in_key_order_with_their_record_number(tmp_path, in_child):
     ids = [f"id-{n:03d}" for n in (7, 3, 9, 1, 5)]
     records = [_record(rid, 0.25, n) for n, rid in enumerate(ids)] + [_record(None, 0.3, 59)]
-    _, rows = _stage(tmp_path, records)
+    _, rows = _stage(tmp_path, records, in_child)
     assert [r[0] for r in rows] == sorted(r[0] for r in rows)           # a plain scan goes in key order
     assert {r[0]: r[3] for r in rows if r[0] in ids} == {rid: n + 1 for n, rid in enumerate(ids)}
     generated = [r for r in rows if r[0] not in ids]
