@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import SOURCE_DDL, make_install
+from hive_etl.load.tables import checked_by_plan
 
 BASE = """
 INSERT INTO users (id, email, tier) VALUES ('u1', 'ada@example.com', 'Premium');
@@ -178,6 +179,17 @@ def test_check_violations_are_quarantined(migrated):
     assert rows(run, "SELECT id FROM activity_log") == [(2,)]
     assert run.report["tables"]["conversation_context"]["quarantined"] == 1
     assert "CHECK failed" in parquet(run, "quarantine", "activity_log")[0]["reason"]
+
+
+def test_check_constraints_are_enforced_again_once_a_plan_has_written():
+    """The table loads leave the CHECKs to their plans (which quarantine what breaks one); any
+    other write on the build connection, after a load that failed too, is tested by SQLite."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE events (kind TEXT CHECK (kind IN ('start', 'stop')))")
+    with pytest.raises(sqlite3.OperationalError), checked_by_plan(conn):
+        conn.execute("INSERT INTO no_such_table VALUES (1)")
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        conn.execute("INSERT INTO events VALUES ('bogus')")
 
 
 def test_unreadable_value_in_not_null_column_quarantines_the_row(migrated):
