@@ -117,7 +117,7 @@ def checked_by_plan(conn: sqlite3.Connection):
     """While a plan's statements write: SQLite does not test the table's CHECK constraints
     again. The plan has tested each one on every row already (TablePlan.reasons: a row that
     breaks one is quarantined, never written), and SQLite's own test of a CHECK's IN list
-    costs about as much as writing the row (activity_log's 500k rows: 0.75 s of a 1.9 s
+    costs about as much as writing the row (activity_log's 500k rows: 0.8 s of a 1.9 s
     load). Outside the plans' statements every CHECK is enforced as usual, and the post-load
     checks prove them all on the built file (checks/post_load.py `check_integrity`)."""
     conn.execute("PRAGMA ignore_check_constraints = ON")
