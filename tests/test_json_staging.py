@@ -1,8 +1,8 @@
 """Staging the legacy JSON files (hive_etl/extract/json_staging.py): a key repeated in its own
 file keeps its first record and counts the others as duplicates; staged rows keep their record
 number and are read back in key order (what lets the loader write them where the target's
-key index ends). The usage file's child leaves its rows in arrival order and the pipeline
-moves them into place (`order_arrivals`): both ways give the same staged rows and counts."""
+key index ends). The usage file's child (hive_etl/extract/usage_file.py, its `main` run here
+in-process) stages the same rows and reports the same counts as staging in-process."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hive_etl.context import RunContext
-from hive_etl.extract.json_staging import BIG_FILE, order_arrivals, stage_files
+from hive_etl.context import RunContext, SourceCounts
+from hive_etl.extract import usage_file
+from hive_etl.extract.json_staging import BIG_FILE, stage_files
 from hive_etl.load.sidecars import Sidecars
 
 
@@ -38,11 +39,16 @@ def _stage(tmp_path: Path, records: list, in_child: bool) -> tuple[RunContext, l
         def update(self, done, note=None):
             self.done = done
 
-    left = stage_files(ctx, {BIG_FILE: usage}, Bar(), keep_in_arrival_order=in_child)
-    assert bool(left) == in_child
     if in_child:
-        assert ctx.sources["usage-monitor.json"].duplicates == 0   # not known before the move
-        order_arrivals(ctx, left)
+        request, result = tmp_path / "request.json", tmp_path / "result.json"
+        request.write_text(json.dumps({"path": str(usage), "json_db": str(ctx.json_path),
+                                       "sidecars": str(tmp_path / "child-sidecars"),
+                                       "progress": str(tmp_path / "progress")}), encoding="utf-8")
+        usage_file.main([str(request), str(result)])
+        reported = json.loads(result.read_text(encoding="utf-8"))["sources"]
+        ctx.sources = {name: SourceCounts(**counts) for name, counts in reported.items()}
+    else:
+        stage_files(ctx, {BIG_FILE: usage}, Bar())
     ctx.sidecars.close()
     conn = sqlite3.connect(ctx.json_path)
     rows = conn.execute("SELECT id, cost, _json_path, _seq FROM usage_records").fetchall()
@@ -52,7 +58,7 @@ def _stage(tmp_path: Path, records: list, in_child: bool) -> tuple[RunContext, l
     return ctx, rows
 
 
-both_ways = pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "child-then-pipeline"])
+both_ways = pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "in-the-child"])
 
 
 @both_ways

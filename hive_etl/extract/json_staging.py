@@ -79,38 +79,15 @@ def _open_staging(path) -> sqlite3.Connection:
     return conn
 
 
-def stage_files(ctx: RunContext, sources: dict, bar, keep_in_arrival_order: bool = False) -> list[dict]:
-    """Read `sources` ({kind: path}) to their end into `ctx.json_path`, in one transaction.
-
-    With `keep_in_arrival_order`, each file's rows stay in a table of `json.db` in the order
-    they were read, and what `order_arrivals` needs to put them in their staging table is
-    returned (the usage file's child hands that move to the pipeline, which would otherwise
-    wait for the child: see hive_etl/extract/usage_file.py); otherwise nothing is returned."""
+def stage_files(ctx: RunContext, sources: dict, bar) -> None:
+    """Read `sources` ({kind: path}) to their end into `ctx.json_path`, in one transaction."""
     conn = _open_staging(ctx.json_path)
     conn.execute("CREATE TABLE IF NOT EXISTS stage_models (model TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute("BEGIN")
-    unordered = []
     try:
         for kind, path in sources.items():
-            unordered.extend(_stage_file(ctx, conn, kind, path, bar, keep_in_arrival_order))
+            _stage_file(ctx, conn, kind, path, bar)
         conn.execute("COMMIT")
-    finally:
-        conn.close()
-    return unordered
-
-
-def order_arrivals(ctx: RunContext, unordered: list[dict]) -> None:
-    """Move rows `stage_files(keep_in_arrival_order=True)` left in arrival order into their
-    staging tables, in key order, and count the keys their file repeated as duplicates."""
-    if not unordered:
-        return
-    conn = _open_staging(ctx.json_path)
-    try:
-        for left in unordered:
-            repeated = _Arrivals.move(conn, "main", left["table"], left["added"])
-            counts = ctx.sources[left["file"]]
-            counts.duplicates += repeated
-            counts.repeated_in_file += repeated
     finally:
         conn.close()
 
@@ -125,11 +102,11 @@ def extract_legacy_json(ctx: RunContext) -> None:
     bar.close()
 
 
-def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar, keep_in_arrival_order: bool) -> list[dict]:
+def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar) -> None:
     name, table = _file_name(kind), TARGET_TABLE[kind]
     counts = ctx.sources.setdefault(name, SourceCounts(path=str(path), table=table))
     columns = create_staging(conn, table) if table else []
-    rows = _Arrivals(conn, table, len(columns), "main" if keep_in_arrival_order else "temp") if table else None
+    rows = _Arrivals(conn, table, len(columns)) if table else None
     start = bar.done
     bar.update(start, name)
     for item in read_json_source(kind, path, lambda read: bar.update(start + read, name)):
@@ -162,34 +139,25 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar,
             values = {**values, "provider_breakdown": _provider_costs(values)}
         rows.add([*map(values.get, columns), name, item.json_path, counts.records])
     bar.update(start + path.stat().st_size)
-    if rows is None:
-        return []
-    if keep_in_arrival_order:
-        return [{"file": name, "table": table, "added": rows.close()}]
-    repeated = _Arrivals.move(conn, "temp", table, rows.close())
-    counts.duplicates += repeated
-    counts.repeated_in_file += repeated
-    return []
-
-
-def _arrivals(schema: str, table: str) -> str:
-    return f"{schema}.{q('arrivals_' + table)}"
+    if rows is not None:
+        repeated = rows.move()
+        counts.duplicates += repeated
+        counts.repeated_in_file += repeated
 
 
 class _Arrivals:
     """A file's rows on their way into their staging table: appended in batches to a plain
-    table, `arrivals_<table>` (no key to maintain per row; a temp table unless the rows must outlive
-    the connection), then moved into the staging table in one statement, in key order, where
-    a key repeated in the file keeps its first record."""
+    temp table, `arrivals_<table>` (no key to maintain per row), then moved into the staging
+    table in one statement, in key order, where a key repeated in the file keeps its first
+    record."""
 
     BATCH = 5000
 
-    def __init__(self, conn: sqlite3.Connection, table: str, width: int, schema: str = "temp"):
-        self.conn, arrivals = conn, _arrivals(schema, table)
-        conn.execute(f"DROP TABLE IF EXISTS {arrivals}")
-        conn.execute(f"CREATE {'TEMP ' if schema == 'temp' else ''}TABLE {arrivals} AS "
-                     f"SELECT * FROM main.{q(table)} WHERE 0")
-        self.insert = f"INSERT INTO {arrivals} VALUES ({', '.join('?' * (width + 3))})"
+    def __init__(self, conn: sqlite3.Connection, table: str, width: int):
+        self.conn, self.table, self.arrivals = conn, table, f"temp.{q('arrivals_' + table)}"
+        conn.execute(f"DROP TABLE IF EXISTS {self.arrivals}")
+        conn.execute(f"CREATE TEMP TABLE {q('arrivals_' + table)} AS SELECT * FROM main.{q(table)} WHERE 0")
+        self.insert = f"INSERT INTO {self.arrivals} VALUES ({', '.join('?' * (width + 3))})"
         self.batch: list[list] = []
         self.added = 0
 
@@ -203,19 +171,13 @@ class _Arrivals:
         self.added += len(self.batch)
         self.batch.clear()
 
-    def close(self) -> int:
-        """Write the last batch; returns how many rows arrived."""
+    def move(self) -> int:
+        """Write the last batch, move the rows into place (and drop their table); returns how
+        many repeated a key already taken."""
         self._flush()
-        return self.added
-
-    @staticmethod
-    def move(conn: sqlite3.Connection, schema: str, table: str, added: int) -> int:
-        """Move the rows that arrived for `table` into place (and drop their table); returns
-        how many repeated a key already taken."""
-        arrivals = _arrivals(schema, table)
-        before = conn.total_changes
-        conn.execute(f"INSERT OR IGNORE INTO main.{q(table)} SELECT * FROM {arrivals} "
-                     f"ORDER BY {q(STAGING_KEYS[table])}, {ROW_NUMBER}")
+        conn, before = self.conn, self.conn.total_changes
+        conn.execute(f"INSERT OR IGNORE INTO main.{q(self.table)} SELECT * FROM {self.arrivals} "
+                     f"ORDER BY {q(STAGING_KEYS[self.table])}, {ROW_NUMBER}")
         moved = conn.total_changes - before
-        conn.execute(f"DROP TABLE {arrivals}")
-        return added - moved
+        conn.execute(f"DROP TABLE {self.arrivals}")
+        return self.added - moved

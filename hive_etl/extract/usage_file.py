@@ -7,15 +7,15 @@ pipeline starts
     python -m hive_etl.extract.usage_file REQUEST.json RESULT.json
 
 after the small JSON files are staged (`extract.start_usage_file`), and awaits it after the
-tables are loaded (`extract.usage_file`). The child appends the records it read, in the
-order it read them, to a table of the same `json.db` (nobody else has it open until the
-await), writes its quarantine and archive records to its own files and reports its counts;
-the await adopts them, moves the records into `usage_records` in key order (a sort the
-pipeline would otherwise spend waiting for the child, while the core the child frees starts
-the source suites), attaches `json.db` to the build and gives the model ids the file names
-their catalog rows. A broken file is
-exit 2, as when read in-process; nothing is swapped in. The child tells how many bytes it
-has read in a small progress file, so the await can draw a bar while it still waits.
+tables are loaded (`extract.usage_file`). The child stages the records into the `usage_records`
+table of the same `json.db` (nobody else has it open until the await), in key order, as
+hive_etl/extract/json_staging.py stages any file: its 1-3 s sort is the child's, done while
+the pipeline builds the settled tables' indexes, instead of the pipeline's once it has
+awaited the child. It writes its quarantine and archive records to its own files and reports
+its counts; the await adopts them, attaches `json.db` to the build and gives the model ids
+the file names their catalog rows. A broken file is exit 2, as when read in-process; nothing
+is swapped in. The child tells how many bytes it has read in a small progress file, so the
+await can draw a bar while it still waits.
 A pipeline that lists only the await stages the file there, in-process.
 """
 
@@ -34,7 +34,7 @@ from ..context import RunContext, SourceCounts
 from ..errors import BadInput, HiveEtlError
 from ..load.sidecars import Sidecars
 from ..sqlite_files import file_uri
-from .json_staging import BIG_FILE, order_arrivals, stage_files
+from .json_staging import BIG_FILE, stage_files
 from .legacy_json import find_json_sources
 
 
@@ -105,7 +105,6 @@ def await_usage_file(ctx: RunContext) -> None:
         ctx.credits.extend(result["credits"])
         ctx.credit_sources.extend(result["credit_sources"])
         ctx.sidecars.adopt({kind: [Path(p) for p in paths] for kind, paths in result["files"].items()})
-        order_arrivals(ctx, result["unordered"])
     elif (path := find_json_sources(ctx.home).get(BIG_FILE)) is not None:
         bar = ctx.bar("legacy JSON", path.stat().st_size, "bytes")
         stage_files(ctx, {BIG_FILE: path}, bar)
@@ -126,9 +125,9 @@ def main(argv: list[str]) -> None:
     ctx.sidecars = Sidecars(Path(request["sidecars"]))
     bar = _Bytes(Path(request["progress"]))
     try:
-        unordered = stage_files(ctx, {BIG_FILE: Path(request["path"])}, bar, keep_in_arrival_order=True)
+        stage_files(ctx, {BIG_FILE: Path(request["path"])}, bar)
         result = {"sources": {name: c.as_dict() for name, c in ctx.sources.items()}, "credits": ctx.credits,
-                  "credit_sources": ctx.credit_sources, "unordered": unordered,
+                  "credit_sources": ctx.credit_sources,
                   "files": {kind: [str(p) for p in paths] for kind, paths in ctx.sidecars.close().items()}}
     except BadInput as exc:
         result = {"error": str(exc)}
