@@ -153,6 +153,26 @@ def test_a_child_told_to_follow_another_waits_for_its_result_file(migrated, tmp_
     assert outcome.failed() == [] and len(outcome.results) == len(TARGET_NAMES)
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread CPU priority is Linux's")
+def test_while_it_waits_the_child_imports_the_library_at_the_lowest_priority_only_in_that_thread(monkeypatch):
+    """The import takes only what the busy cores leave over; the suites themselves, in the
+    child's main thread, keep their normal priority."""
+    import os
+    import threading
+
+    from hive_etl.checks import suite_worker
+
+    seen = {}
+    monkeypatch.setattr(ex, "_import_gx", lambda: seen.setdefault(
+        "importing", os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=suite_worker._import_at_lowest_priority)
+    thread.start()
+    thread.join()
+    assert seen["importing"] == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
 def test_a_next_request_never_handed_over_is_stopped_not_awaited(migrated, tmp_path):
     worker = SuitesInChild(tmp_path, "source", suites_request(migrated.db, ["target"], None, True), then="target")
     worker.outcomes()
