@@ -2,7 +2,9 @@
 file keeps its first record and counts the others as duplicates; staged rows keep their record
 number and are read back in key order (what lets the loader write them where the target's
 key index ends). The usage file's child (hive_etl/extract/usage_file.py, its `main` run here
-in-process) stages the same rows and reports the same counts as staging in-process."""
+in-process) stages the same rows and reports the same counts as staging in-process, whether
+it sorts them itself or, finding the pipeline already waiting, leaves them in arrival order
+for the pipeline to move (`order_arrivals`)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from hive_etl.context import RunContext, SourceCounts
 from hive_etl.extract import usage_file
-from hive_etl.extract.json_staging import BIG_FILE, stage_files
+from hive_etl.extract.json_staging import BIG_FILE, order_arrivals, stage_files
 from hive_etl.load.sidecars import Sidecars
 
 
@@ -25,7 +27,7 @@ def _record(rid: str | None, cost: float, minute: int) -> dict:
     return record if rid is None else {"id": rid, **record}
 
 
-def _stage(tmp_path: Path, records: list, in_child: bool) -> tuple[RunContext, list[tuple]]:
+def _stage(tmp_path: Path, records: list, in_child: str | None) -> tuple[RunContext, list[tuple]]:
     usage = tmp_path / "usage-monitor.json"
     usage.write_text(json.dumps({"records": records}), encoding="utf-8")
     ctx = RunContext(source=tmp_path / "hive-ai.db", target=tmp_path / "out.db", home=tmp_path,
@@ -40,13 +42,18 @@ def _stage(tmp_path: Path, records: list, in_child: bool) -> tuple[RunContext, l
             self.done = done
 
     if in_child:
-        request, result = tmp_path / "request.json", tmp_path / "result.json"
+        request, result, awaited = tmp_path / "request.json", tmp_path / "result.json", tmp_path / "awaited"
+        if in_child == "pipeline-waiting":
+            awaited.touch()
         request.write_text(json.dumps({"path": str(usage), "json_db": str(ctx.json_path),
                                        "sidecars": str(tmp_path / "child-sidecars"),
-                                       "progress": str(tmp_path / "progress")}), encoding="utf-8")
+                                       "progress": str(tmp_path / "progress"), "awaited": str(awaited)}),
+                           encoding="utf-8")
         usage_file.main([str(request), str(result)])
-        reported = json.loads(result.read_text(encoding="utf-8"))["sources"]
-        ctx.sources = {name: SourceCounts(**counts) for name, counts in reported.items()}
+        reported = json.loads(result.read_text(encoding="utf-8"))
+        ctx.sources = {name: SourceCounts(**counts) for name, counts in reported["sources"].items()}
+        assert bool(reported["unsorted"]) == (in_child == "pipeline-waiting")
+        order_arrivals(ctx, reported["unsorted"])
     else:
         stage_files(ctx, {BIG_FILE: usage}, Bar())
     ctx.sidecars.close()
@@ -58,10 +65,11 @@ def _stage(tmp_path: Path, records: list, in_child: bool) -> tuple[RunContext, l
     return ctx, rows
 
 
-both_ways = pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "in-the-child"])
+every_way = pytest.mark.parametrize("in_child", [None, "child-first", "pipeline-waiting"],
+                                    ids=["in-process", "child-sorts", "pipeline-sorts"])
 
 
-@both_ways
+@every_way
 def test_a_key_repeated_in_its_file_keeps_its_first_record(tmp_path, in_child):
     records = [_record("b", 0.5, 0), _record("a", 0.1, 1), _record("b", 0.9, 2), _record("b", 0.7, 3)]
     ctx, rows = _stage(tmp_path, records, in_child)
@@ -70,7 +78,7 @@ def test_a_key_repeated_in_its_file_keeps_its_first_record(tmp_path, in_child):
     assert (counts.records, counts.duplicates, counts.repeated_in_file) == (4, 2, 2)
 
 
-@both_ways
+@every_way
 def test_staged_rows_are_read_in_key_order_with_their_record_number(tmp_path, in_child):
     ids = [f"id-{n:03d}" for n in (7, 3, 9, 1, 5)]
     records = [_record(rid, 0.25, n) for n, rid in enumerate(ids)] + [_record(None, 0.3, 59)]

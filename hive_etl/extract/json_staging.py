@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
+from typing import Callable
 
 from ..context import RunContext, SourceCounts
 from ..extract.legacy_json import TARGET_TABLE, JsonRow, find_json_sources, layout, read_json_source
@@ -79,17 +80,42 @@ def _open_staging(path) -> sqlite3.Connection:
     return conn
 
 
-def stage_files(ctx: RunContext, sources: dict, bar) -> None:
-    """Read `sources` ({kind: path}) to their end into `ctx.json_path`, in one transaction."""
+def stage_files(ctx: RunContext, sources: dict, bar, leave_unsorted: Callable[[], bool] | None = None) -> list[dict]:
+    """Read `sources` ({kind: path}) to their end into `ctx.json_path`, in one transaction.
+
+    With `leave_unsorted`, asked once each file is read: when it answers True, the file's
+    rows stay in a table of `json.db` in the order they were read, and what `order_arrivals`
+    needs to put them in place is returned (the usage file's child hands the sort to the
+    pipeline when the pipeline is already waiting for it: hive_etl/extract/usage_file.py)."""
     conn = _open_staging(ctx.json_path)
     conn.execute("CREATE TABLE IF NOT EXISTS stage_models (model TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute("BEGIN")
+    unsorted = []
     try:
         for kind, path in sources.items():
-            _stage_file(ctx, conn, kind, path, bar)
+            unsorted.extend(_stage_file(ctx, conn, kind, path, bar, leave_unsorted))
         conn.execute("COMMIT")
     finally:
         conn.close()
+    return unsorted
+
+
+def order_arrivals(ctx: RunContext, unsorted: list[dict]) -> None:
+    """Move the rows `stage_files` left in arrival order into their staging tables, in key
+    order, and count the keys their file repeated as duplicates."""
+    if not unsorted:
+        return
+    conn = _open_staging(ctx.json_path)
+    try:
+        for left in unsorted:
+            _count_repeated(ctx.sources[left["file"]], _move_arrivals(conn, "main", left["table"], left["added"]))
+    finally:
+        conn.close()
+
+
+def _count_repeated(counts: SourceCounts, repeated: int) -> None:
+    counts.duplicates += repeated
+    counts.repeated_in_file += repeated
 
 
 def extract_legacy_json(ctx: RunContext) -> None:
@@ -102,11 +128,12 @@ def extract_legacy_json(ctx: RunContext) -> None:
     bar.close()
 
 
-def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar) -> None:
+def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar,
+                leave_unsorted: Callable[[], bool] | None) -> list[dict]:
     name, table = _file_name(kind), TARGET_TABLE[kind]
     counts = ctx.sources.setdefault(name, SourceCounts(path=str(path), table=table))
     columns = create_staging(conn, table) if table else []
-    rows = _Arrivals(conn, table, len(columns)) if table else None
+    rows = _Arrivals(conn, table, len(columns), "temp" if leave_unsorted is None else "main") if table else None
     start = bar.done
     bar.update(start, name)
     for item in read_json_source(kind, path, lambda read: bar.update(start + read, name)):
@@ -139,25 +166,33 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar)
             values = {**values, "provider_breakdown": _provider_costs(values)}
         rows.add([*map(values.get, columns), name, item.json_path, counts.records])
     bar.update(start + path.stat().st_size)
-    if rows is not None:
-        repeated = rows.move()
-        counts.duplicates += repeated
-        counts.repeated_in_file += repeated
+    if rows is None:
+        return []
+    added = rows.close()
+    if leave_unsorted is not None and leave_unsorted():
+        return [{"file": name, "table": table, "added": added}]
+    _count_repeated(counts, _move_arrivals(conn, rows.schema, table, added))
+    return []
+
+
+def _arrivals(schema: str, table: str) -> str:
+    return f"{schema}.{q('arrivals_' + table)}"
 
 
 class _Arrivals:
     """A file's rows on their way into their staging table: appended in batches to a plain
-    temp table, `arrivals_<table>` (no key to maintain per row), then moved into the staging
-    table in one statement, in key order, where a key repeated in the file keeps its first
-    record."""
+    table, `arrivals_<table>` (no key to maintain per row; a temp table unless the rows may
+    have to outlive the connection), then moved into the staging table in one statement, in
+    key order (`_move_arrivals`)."""
 
     BATCH = 5000
 
-    def __init__(self, conn: sqlite3.Connection, table: str, width: int):
-        self.conn, self.table, self.arrivals = conn, table, f"temp.{q('arrivals_' + table)}"
-        conn.execute(f"DROP TABLE IF EXISTS {self.arrivals}")
-        conn.execute(f"CREATE TEMP TABLE {q('arrivals_' + table)} AS SELECT * FROM main.{q(table)} WHERE 0")
-        self.insert = f"INSERT INTO {self.arrivals} VALUES ({', '.join('?' * (width + 3))})"
+    def __init__(self, conn: sqlite3.Connection, table: str, width: int, schema: str = "temp"):
+        self.conn, self.schema, arrivals = conn, schema, _arrivals(schema, table)
+        conn.execute(f"DROP TABLE IF EXISTS {arrivals}")
+        conn.execute(f"CREATE {'TEMP ' if schema == 'temp' else ''}TABLE {arrivals} AS "
+                     f"SELECT * FROM main.{q(table)} WHERE 0")
+        self.insert = f"INSERT INTO {arrivals} VALUES ({', '.join('?' * (width + 3))})"
         self.batch: list[list] = []
         self.added = 0
 
@@ -171,13 +206,19 @@ class _Arrivals:
         self.added += len(self.batch)
         self.batch.clear()
 
-    def move(self) -> int:
-        """Write the last batch, move the rows into place (and drop their table); returns how
-        many repeated a key already taken."""
+    def close(self) -> int:
+        """Write the last batch; returns how many rows arrived."""
         self._flush()
-        conn, before = self.conn, self.conn.total_changes
-        conn.execute(f"INSERT OR IGNORE INTO main.{q(self.table)} SELECT * FROM {self.arrivals} "
-                     f"ORDER BY {q(STAGING_KEYS[self.table])}, {ROW_NUMBER}")
-        moved = conn.total_changes - before
-        conn.execute(f"DROP TABLE {self.arrivals}")
-        return self.added - moved
+        return self.added
+
+
+def _move_arrivals(conn: sqlite3.Connection, schema: str, table: str, added: int) -> int:
+    """Move the rows that arrived for `table` into its staging table in key order, where a key
+    repeated in the file keeps its first record, and drop their table; returns how many
+    repeated a key already taken."""
+    arrivals, before = _arrivals(schema, table), conn.total_changes
+    conn.execute(f"INSERT OR IGNORE INTO main.{q(table)} SELECT * FROM {arrivals} "
+                 f"ORDER BY {q(STAGING_KEYS[table])}, {ROW_NUMBER}")
+    moved = conn.total_changes - before
+    conn.execute(f"DROP TABLE {arrivals}")
+    return added - moved

@@ -9,13 +9,17 @@ pipeline starts
 after the small JSON files are staged (`extract.start_usage_file`), and awaits it after the
 tables are loaded (`extract.usage_file`). The child stages the records into the `usage_records`
 table of the same `json.db` (nobody else has it open until the await), in key order, as
-hive_etl/extract/json_staging.py stages any file: its 1-3 s sort is the child's, done while
-the pipeline builds the settled tables' indexes, instead of the pipeline's once it has
-awaited the child. It writes its quarantine and archive records to its own files and reports
-its counts; the await adopts them, attaches `json.db` to the build and gives the model ids
-the file names their catalog rows. A broken file is exit 2, as when read in-process; nothing
-is swapped in. The child tells how many bytes it has read in a small progress file, so the
-await can draw a bar while it still waits.
+hive_etl/extract/json_staging.py stages any file, with one exception: the await marks that
+the pipeline is waiting (a file), and a child that finds the mark once it has read the file
+leaves the records in the order it read them and the pipeline sorts them (`order_arrivals`).
+So the 1-3 s sort goes to whichever side would otherwise wait: to the child when it is done
+reading first (the pipeline is the run's length then), to the pipeline when it is already
+waiting (the child's core then goes at once to the source suites, which follow the child).
+The child writes its quarantine and archive records to its own files and reports its counts;
+the await adopts them, attaches `json.db` to the build and gives the model ids the file names
+their catalog rows. A broken file is exit 2, as when read in-process; nothing is swapped in.
+The child tells how many bytes it has read in a small progress file, so the await can draw a
+bar while it still waits.
 A pipeline that lists only the await stages the file there, in-process.
 """
 
@@ -34,7 +38,7 @@ from ..context import RunContext, SourceCounts
 from ..errors import BadInput, HiveEtlError
 from ..load.sidecars import Sidecars
 from ..sqlite_files import file_uri
-from .json_staging import BIG_FILE, stage_files
+from .json_staging import BIG_FILE, order_arrivals, stage_files
 from .legacy_json import find_json_sources
 
 
@@ -59,9 +63,11 @@ class UsageFileInChild:
     def __init__(self, ctx: RunContext, path: Path):
         self.path, self.size = path, path.stat().st_size
         self.progress = ctx.work_dir / "usage-progress"
+        self.awaited = ctx.work_dir / "usage-awaited"   # the pipeline is waiting: the child leaves the sort to it
         self.child = Child("hive_etl.extract.usage_file",
                            {"path": str(path), "json_db": str(ctx.json_path),
-                            "sidecars": str(ctx.work_dir / "usage-sidecars"), "progress": str(self.progress)},
+                            "sidecars": str(ctx.work_dir / "usage-sidecars"), "progress": str(self.progress),
+                            "awaited": str(self.awaited)},
                            ctx.work_dir, "usage")
         self.result_path = self.child.result_path   # appears when the child is done (others may wait for it)
 
@@ -72,6 +78,7 @@ class UsageFileInChild:
             return 0
 
     def wait(self, ctx: RunContext) -> dict:
+        self.awaited.touch()
         if self.child.running():
             bar = ctx.bar("legacy JSON", self.size, "bytes")
             while self.child.running():
@@ -105,6 +112,7 @@ def await_usage_file(ctx: RunContext) -> None:
         ctx.credits.extend(result["credits"])
         ctx.credit_sources.extend(result["credit_sources"])
         ctx.sidecars.adopt({kind: [Path(p) for p in paths] for kind, paths in result["files"].items()})
+        order_arrivals(ctx, result["unsorted"])
     elif (path := find_json_sources(ctx.home).get(BIG_FILE)) is not None:
         bar = ctx.bar("legacy JSON", path.stat().st_size, "bytes")
         stage_files(ctx, {BIG_FILE: path}, bar)
@@ -125,9 +133,10 @@ def main(argv: list[str]) -> None:
     ctx.sidecars = Sidecars(Path(request["sidecars"]))
     bar = _Bytes(Path(request["progress"]))
     try:
-        stage_files(ctx, {BIG_FILE: Path(request["path"])}, bar)
+        awaited = Path(request["awaited"])
+        unsorted = stage_files(ctx, {BIG_FILE: Path(request["path"])}, bar, leave_unsorted=awaited.exists)
         result = {"sources": {name: c.as_dict() for name, c in ctx.sources.items()}, "credits": ctx.credits,
-                  "credit_sources": ctx.credit_sources,
+                  "credit_sources": ctx.credit_sources, "unsorted": unsorted,
                   "files": {kind: [str(p) for p in paths] for kind, paths in ctx.sidecars.close().items()}}
     except BadInput as exc:
         result = {"error": str(exc)}
