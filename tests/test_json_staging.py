@@ -53,6 +53,8 @@ def _stage(tmp_path: Path, records: list, in_child: str | None) -> tuple[RunCont
         reported = json.loads(result.read_text(encoding="utf-8"))
         ctx.sources = {name: SourceCounts(**counts) for name, counts in reported["sources"].items()}
         assert bool(reported["unsorted"]) == (in_child == "pipeline-waiting")
+        if reported["unsorted"]:
+            assert ctx.sources["usage-monitor.json"].duplicates == 0   # not known before the move
         order_arrivals(ctx, reported["unsorted"])
     else:
         stage_files(ctx, {BIG_FILE: usage}, Bar())

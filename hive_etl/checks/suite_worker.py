@@ -13,7 +13,8 @@ A request may tell the child to follow another (`after`): the source suites star
 as the usage file's child is done, whatever stage the pipeline is at; meanwhile the child
 imports the library in a thread at the lowest CPU priority, on what time the busy cores
 leave over (at half the heavy scale the suites are the run's last step, and the import's
-2 s does not shrink with the data: alternating runs 14.7 -> 14.1 s there, no change on heavy). It may also say that one more request will follow (`then`): the source
+2 s does not shrink with the data: alternating runs 14.7 -> 14.1 s there, no change on
+heavy). It may also say that one more request will follow (`then`): the source
 suites' child stays, library loaded, and runs the target suite when the pipeline hands it
 that request (`SuitesInChild.following()`), so a migration imports the library once.
 (`--data-docs` needs Great Expectations' result objects and runs the suites in the
