@@ -160,10 +160,10 @@ def test_while_it_waits_the_child_imports_the_library_at_the_lowest_priority_onl
     import os
     import threading
 
-    from hive_etl.checks import suite_worker
+    from hive_etl.checks import gx_import, suite_worker
 
     seen = {}
-    monkeypatch.setattr(ex, "_import_gx", lambda: seen.setdefault(
+    monkeypatch.setattr(gx_import, "import_gx", lambda: seen.setdefault(
         "importing", os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
     before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     thread = threading.Thread(target=suite_worker._import_at_lowest_priority)
@@ -171,6 +171,23 @@ def test_while_it_waits_the_child_imports_the_library_at_the_lowest_priority_onl
     thread.join()
     assert seen["importing"] == 19
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+def test_the_library_is_imported_without_running_scipy_or_altair_until_something_uses_them():
+    """More than half of the library's import is scipy.stats and altair, for distribution
+    expectations no suite uses: their bodies run only on first use, which still works."""
+    code = (
+        "import sys\n"
+        "from hive_etl.checks.gx_import import import_gx\n"
+        "gx = import_gx()\n"
+        "print(gx.ExpectationSuite.__name__, 'scipy.stats._stats_py' in sys.modules, 'altair.vegalite' in sys.modules,\n"
+        "      any(type(f).__name__ == '_DeferringFinder' for f in sys.meta_path))\n"
+        "from scipy import stats\n"
+        "import altair\n"
+        "print(stats.norm.cdf(0), 'scipy.stats._stats_py' in sys.modules, altair.Chart.__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["ExpectationSuite False False False", "0.5 True Chart"]
 
 
 def test_a_next_request_never_handed_over_is_stopped_not_awaited(migrated, tmp_path):

@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import sqlite3
 import time
@@ -80,6 +79,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..resources import data_dir, pipeline_file
+from .gx_import import import_gx
 
 SEVERITIES = ("error", "warning")
 SUITE_SUFFIX = ".json"
@@ -413,14 +413,6 @@ def parameters_from_context(ctx, credits: Iterable[float] | None = None) -> dict
 
 # --------------------------------------------------------------------------- running
 
-def _import_gx():
-    """Great Expectations, imported on first use with analytics off (nothing may leave the machine)."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-
-    return gx
-
-
 def _context(gx):
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -729,7 +721,7 @@ def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | Non
     inventory = _inventory(db_path, immutable)
     plans = {name: _plan(name, suites[name], inventory, params, builtins, only_set) for name in names}
 
-    gx = _import_gx()
+    gx = import_gx()
     _page_cache_for(max((suites[n].get("meta") or {}).get("page_cache_kib", 0) for n in names))
     context = _context(gx)
     datasource = context.data_sources.add_sqlite(name="hive", connection_string=sqlite_url(db_path, immutable),
@@ -827,7 +819,7 @@ def build_data_docs(outcomes: Iterable[SuiteOutcome], folder: Path) -> Path:
     by a filesystem site. The pages load Bootstrap and jQuery from public CDNs, so without a
     network they show unstyled (the content is all there).
     """
-    gx = _import_gx()
+    gx = import_gx()
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,

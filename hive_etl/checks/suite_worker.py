@@ -116,14 +116,14 @@ def _import_at_lowest_priority() -> None:
     so it takes only the time the busy cores leave over while this child waits for its turn;
     whatever is left of it when the suites start finishes at the usual speed (the import lock
     makes the suites wait for it)."""
-    from .expectations import _import_gx
+    from .gx_import import import_gx
 
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):
         return                                 # no per-thread priority here: import when needed
     try:
-        _import_gx()
+        import_gx()
     except Exception:  # noqa: BLE001 - the suites import it again and report what fails
         pass
 
