@@ -57,15 +57,20 @@ def _candidate_table(conn, name: str, select: str) -> None:
     conn.execute(f"CREATE INDEX temp.{name}_texty ON {name} (conversation_id) WHERE texty = 1")
 
 
-def _has_candidate(other: str, row: str) -> str:
+def _has_candidate(conn, other: str, row: str) -> str:
     """SQL: `other` holds a row that may equal `row` by content: the same conversation_id
     (the key compares it verbatim too) and the same cost and tokens, unless either side holds
-    one of them as text (which the key would parse)."""
+    one of them as text (which the key would parse).
+
+    The probe for text numbers in `other` is left out when it holds none (nearly always: a
+    million records' probes of the heavy install, 0.2 s of 1.4 s)."""
     conversation = f"o.conversation_id IS {row}.conversation_id"
     exact = " AND ".join([conversation] + [f"o.{q(c)} IS {row}.{q(c)}" for c in _NUMBERS])
-    return (f"(EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {exact}) "
-            f"OR EXISTS (SELECT 1 FROM temp.{other} AS o WHERE o.texty = 1 AND {conversation}) "
-            f"OR ({_texty(row)} AND EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {conversation})))")
+    probes = [f"EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {exact})"]
+    if conn.execute(f"SELECT 1 FROM temp.{other} WHERE texty = 1 LIMIT 1").fetchone():
+        probes.append(f"EXISTS (SELECT 1 FROM temp.{other} AS o WHERE o.texty = 1 AND {conversation})")
+    probes.append(f"({_texty(row)} AND EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {conversation}))")
+    return "(" + " OR ".join(probes) + ")"
 
 
 def list_known_usage(ctx: RunContext) -> bool:
@@ -104,10 +109,10 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
     for name in scratch:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
     _candidate_table(conn, "usage_candidates", f"SELECT s.id, {_content('s')} "
-                                               f"FROM json.usage_records AS s WHERE {_has_candidate('usage_known', 's')}")
+                                               f"FROM json.usage_records AS s WHERE {_has_candidate(conn, 'usage_known', 's')}")
     conn.execute("CREATE TEMP TABLE usage_known_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute(f"INSERT OR IGNORE INTO temp.usage_known_keys SELECT hive_usage_id({_content('k')}) "
-                 f"FROM temp.usage_known AS k WHERE {_has_candidate('usage_candidates', 'k')}")
+                 f"FROM temp.usage_known AS k WHERE {_has_candidate(conn, 'usage_candidates', 'k')}")
     removed = conn.execute(
         f"DELETE FROM json.usage_records WHERE id IN (SELECT c.id FROM temp.usage_candidates AS c "
         f"WHERE hive_usage_id({_content('c')}) IN (SELECT key FROM temp.usage_known_keys))"
