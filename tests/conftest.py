@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,14 @@ class Run:
 
 def run_cli(*args: str) -> "object":
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def fresh_python(code: str) -> str:
+    """What `code` prints in a new interpreter (what is imported there is its own doing);
+    fails the test, with the interpreter's stderr, when it does not exit 0."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, SAMPLES, load_generator, run_cli
+from conftest import REPO, SAMPLES, fresh_python, load_generator, run_cli
 from hive_etl.checks import expectations as ex
 from hive_etl.checks.junit import junit_tree
 from hive_etl.checks.suite_worker import SuitesInChild, suites_request
@@ -185,9 +185,7 @@ def test_the_library_is_imported_without_running_scipy_or_altair_until_something
         "from scipy import stats\n"
         "import altair\n"
         "print(stats.norm.cdf(0), 'scipy.stats._stats_py' in sys.modules, altair.Chart.__name__)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["ExpectationSuite False False False", "0.5 True Chart"]
+    assert fresh_python(code).splitlines() == ["ExpectationSuite False False False", "0.5 True Chart"]
 
 
 def test_a_next_request_never_handed_over_is_stopped_not_awaited(migrated, tmp_path):
@@ -540,9 +538,7 @@ def test_importing_the_cli_or_asking_for_help_does_not_import_great_expectations
             "for args in (['--help'], ['check', '--help']):\n"
             "    assert CliRunner().invoke(hive_etl.cli.main, args).exit_code == 0\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('great_expectations', 'sqlalchemy', 'pandas')))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert fresh_python(code).strip() == "[]"
 
 
 def test_parameters_from_context_match_the_report(migrated):

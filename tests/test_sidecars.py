@@ -4,13 +4,12 @@ bounded by rows and by bytes, and writing them keeps pandas out of the migrating
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import fresh_python
 from hive_etl.load import sidecars as sidecar_module
 from hive_etl.load.sidecars import ARCHIVE_SCHEMA, QUARANTINE_SCHEMA, Sidecars, archive_line, pk_json
 
@@ -65,8 +64,7 @@ def test_writing_sidecars_does_not_import_pandas(tmp_path):
         "files.close()\n"
         "print('pandas' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert fresh_python(script).strip() == "False"
 
 
 _VALUES = st.one_of(st.none(), st.text(), st.integers(), st.integers(min_value=2**63, max_value=2**70), st.floats(),
