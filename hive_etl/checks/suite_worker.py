@@ -115,8 +115,8 @@ def _outcomes(result: list | None, request: dict | None, child: Child) -> list:
 def _import_at_lowest_priority() -> None:
     """Import the library in a thread at the lowest CPU priority (Linux nice 19, per thread),
     so it takes only the time the busy cores leave over while this child waits for its turn;
-    whatever is left of it when the suites start finishes at the usual speed (the import lock
-    makes the suites wait for it)."""
+    whatever is left of it when the other child is done finishes on the core that child
+    frees (gx_import's lock makes the suites wait for it)."""
     from .gx_import import import_gx
 
     try:
