@@ -393,7 +393,73 @@ def test_records_of_a_remembered_shape_read_as_key_by_key(records):
     # the first time a shape is seen and every time after, aliases and refusals included.
     spec = _usage_fields()
     for rec in records + records:
-        assert lj._extract(spec, rec) == lj._extract_by_key(spec, rec, None, None)
+        assert _typed(lj._extract(spec, rec)) == _typed(lj._extract_by_key(spec, rec, None, None))
+
+
+def _typed(extracted):
+    """(values, problems, extra) with each value's type beside it: 0 == 0.0 == False in Python,
+    not in SQLite, which stores INTEGER and REAL apart."""
+    values, problems, extra = extracted
+    return {k: (type(v), v) for k, v in values.items()}, problems, extra
+
+
+# Values in each field's common form (what a shape's compiled reader takes), at its edges too,
+# and values just outside it.
+_COMMON = {
+    "text": st.sampled_from(["u-1", "openai/gpt-4o", " padded ", "12", "x" * 40, "é"]),
+    "action": st.sampled_from(["model_call", " Sync ", "CONVERSATION", "sync\n"]),
+    "number": st.one_of(st.sampled_from([5e-324, 0.5, 1e308, 0, 1, 2**63 - 1]), st.floats(min_value=1e-9, max_value=1e6)),
+    "integer": st.sampled_from([0, 1, 2**63 - 1, 480]),
+    "timestamp": st.sampled_from(["2024-03-01T10:00:00.000Z", "1999-12-31T23:59:59.999Z", 0, 1_709_287_200,
+                                  1_709_287_200_000, 99_999_999_999]),
+}
+_PLAIN_KEYS = {"id": "text", "timestamp": "timestamp", "conversationId": "text", "userId": "text", "model": "text",
+               "action": "action", "inputTokens": "integer", "outputTokens": "integer", "cost": "number"}
+_OUTSIDE = st.one_of(
+    st.none(), st.booleans(), st.sampled_from([-1, 2**63, 10**20, 0.0, -0.0, -2.5, float("inf"), "", " ", "x",
+                                               "2024-02-30T10:00:00.000Z", "2024-03-01 10:00:00", "delete", [1], {}]))
+
+
+@st.composite
+def _plain_records(draw):
+    """A usage record with the plain keys in any order, a few left out, and at most two values
+    outside their field's common form."""
+    keys = draw(st.permutations(list(_PLAIN_KEYS)))[draw(st.integers(0, 2)):]
+    rec = {key: draw(_COMMON[_PLAIN_KEYS[key]]) for key in keys}
+    for key in draw(st.lists(st.sampled_from(keys), max_size=2)):
+        rec[key] = draw(_OUTSIDE)
+    return rec
+
+
+@settings(max_examples=500, deadline=None)
+@given(_plain_records())
+def test_a_shape_compiled_reader_gives_what_the_loop_gives(rec):
+    # A shape's compiled reader takes a record only when every value has its field's common
+    # form; what it gives must be what the loop gives, to the type. Keys in any order, some
+    # missing (a required field absent from the shape leaves the record to the loop).
+    spec = _usage_fields()
+    steps, extra_keys, fast = lj._shape(spec, tuple(rec))
+    loop = lj._extract_shaped(spec, rec, (steps, extra_keys, None))
+    read = fast(rec) if fast is not None else None
+    if read is not None:
+        assert _typed((read, [], {})) == _typed(loop)
+
+
+def test_the_usual_usage_record_is_read_by_its_shapes_compiled_reader():
+    # The fast path is the one nearly every record of a usage file takes; a record with a
+    # value out of the common form goes to the loop, which says what is wrong.
+    spec = _usage_fields()
+    for rec in (record(), record(id=None, cost=0, timestamp=1_709_287_200_000), record(action=" Sync ")):
+        rec = {k: v for k, v in rec.items() if v is not None}
+        fast = lj._shape(spec, tuple(rec))[2]
+        assert fast is not None and fast(rec) is not None
+        assert _typed(lj._extract(spec, rec)) == _typed(lj._extract_by_key(spec, rec, None, None))
+    drifted = record(inputTokens="12")
+    assert lj._shape(spec, tuple(drifted))[2](drifted) is None
+    assert lj._extract(spec, drifted)[0]["tokens_input"] == 12
+    for bad in (record(cost=-1.0), record(action="delete"), record(timestamp="now")):
+        assert lj._shape(spec, tuple(bad))[2](bad) is None
+        assert lj._extract(spec, bad)[1]
 
 
 def test_shapes_remembered_are_bounded(tmp_path):
