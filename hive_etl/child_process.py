@@ -86,6 +86,17 @@ def write_whole(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def exit_at_once() -> None:
+    """End a child whose answer is written, without the interpreter's teardown: the parent
+    waits for the exit, and tearing down what the suites' child has imported takes half a
+    second (measured on the heavy install: 0.55 s from the last answer to the exit, 15 ms
+    this way). Nothing is left to close by then: the answer is a whole file, the databases
+    were opened read-only or are closed, the sidecar files are closed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def await_file(path: Path) -> None:
     """In a child: return once `path` exists (a request, another child's result). Exits if
     the parent goes away first (where the kernel does not kill the child with it)."""

@@ -30,7 +30,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..child_process import Child, await_file, await_request, write_whole
+from ..child_process import Child, await_file, await_request, exit_at_once, write_whole
 from ..errors import HiveEtlError
 
 
@@ -148,3 +148,4 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+    exit_at_once()
