@@ -103,6 +103,7 @@ class RunContext:
     json_path: Path | None = None                                         # staging database of the legacy JSON files
     sources: dict[str, SourceCounts] = field(default_factory=dict)        # legacy JSON file name -> its counts
     credit_sources: list[dict] = field(default_factory=list)              # where each credits value was found
+    usage_duplicates: int | None = None                                   # usage records the usage file's child dropped as known
     subscription_cache: dict | None = None                                # subscription_cache.json's values
     data_docs: bool = False                                               # also build Great Expectations Data Docs
     progress: Callable[[str], None] | None = None                         # where progress lines go (a terminal)

@@ -16,7 +16,7 @@ from .errors import ChecksFailed
 from .extract.json_staging import extract_legacy_json
 from .extract.legacy_json import TARGET_TABLE
 from .extract.source_snapshot import await_source_quick_check, extract_source
-from .extract.usage_file import await_usage_file, start_usage_file
+from .extract.usage_file import await_usage_file, offer_known_usage, pipeline_claims_dedup, start_usage_file
 from .load.all_tables import load_all_tables
 from .load.build_target import open_build
 from .load.legacy_json import list_known_usage, load_legacy_json
@@ -94,8 +94,9 @@ def index_settled_tables(ctx: RunContext) -> None:
 
 def known_usage(ctx: RunContext) -> None:
     """The usage rows the usage file's records are de-duplicated against, listed while its
-    child still reads (load/legacy_json.py: `list_known_usage`): the pipeline would wait then."""
-    if "usage_file" in ctx.background:
+    child still reads (load/legacy_json.py: `list_known_usage`): the pipeline would wait then.
+    Nothing to list when the child, done first, has claimed the de-duplication."""
+    if "usage_file" in ctx.background and pipeline_claims_dedup(ctx):
         list_known_usage(ctx)
 
 
@@ -124,6 +125,7 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "report.figures": compute_figures,
     "load.index_settled_tables": index_settled_tables,
     "transform.known_usage": known_usage,
+    "transform.offer_known_usage": offer_known_usage,
     "load.build_indexes": build_indexes,
     "checks.post_load": post_load_checks,
     "checks.start_target_expectations": start_target_expectations,

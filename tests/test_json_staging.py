@@ -47,7 +47,8 @@ def _stage(tmp_path: Path, records: list, in_child: str | None) -> tuple[RunCont
             awaited.touch()
         request.write_text(json.dumps({"path": str(usage), "json_db": str(ctx.json_path),
                                        "sidecars": str(tmp_path / "child-sidecars"),
-                                       "progress": str(tmp_path / "progress"), "awaited": str(awaited)}),
+                                       "progress": str(tmp_path / "progress"), "awaited": str(awaited),
+                                       "offer": str(tmp_path / "offer.json"), "claim": str(tmp_path / "claim")}),
                            encoding="utf-8")
         usage_file.main([str(request), str(result)])
         reported = json.loads(result.read_text(encoding="utf-8"))

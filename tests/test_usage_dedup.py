@@ -3,10 +3,13 @@ target's when merging) are dropped before the load, however their numbers and in
 spelled; records that differ in anything the content key covers stay."""
 
 import sqlite3
+import time
+from contextlib import closing
 from datetime import datetime, timezone
 
-from conftest import SAMPLES
+from conftest import SAMPLES, Run, run_cli
 from hive_etl import pipeline
+from hive_etl.extract import usage_file
 from hive_etl.context import RunContext
 from hive_etl.extract.json_staging import create_staging
 from hive_etl.load import legacy_json
@@ -117,3 +120,53 @@ def test_the_known_rows_listed_while_the_usage_file_is_read_are_those_the_load_c
     assert seen["at listing"] == seen["at load"]
     usage = run.report["sources"]["usage-monitor.json"]
     assert usage["duplicates"] > usage["repeated_in_file"]   # records equal to a database row were found
+
+
+def _migrated(tmp_path, name: str):
+    target = tmp_path / name / "hive-ai.db"
+    target.parent.mkdir()
+    result = run_cli("migrate", "--home", str(SAMPLES["typescript"][0]), "--target", str(target),
+                     "--report-dir", str(tmp_path / name / "report"))
+    return Run(result, tmp_path / name / "report", target)
+
+
+def _usage_outcome(run: Run):
+    assert run.exit_code == 0, run.stderr
+    with closing(run.db()) as db:
+        rows = db.execute("SELECT * FROM usage_records ORDER BY id").fetchall()
+    report = run.report
+    return rows, report["sources"]["usage-monitor.json"], report["tables"]["usage_records"]
+
+
+def test_the_usage_files_child_drops_the_records_the_pipeline_would(tmp_path, monkeypatch):
+    """The de-duplication goes to whichever side comes to it first: the usage file's child
+    once its records are sorted, if the pipeline has not listed the known rows yet. Either
+    way the same records are dropped and counted."""
+    stages = dict(pipeline.STAGES)
+
+    # The pipeline's way: the child is never offered the source's usage rows.
+    monkeypatch.setitem(pipeline.STAGES, "transform.offer_known_usage", lambda ctx: None)
+    by_pipeline = _usage_outcome(_migrated(tmp_path, "pipeline"))
+
+    # The child's way: offered before it starts, and done before the pipeline lists anything.
+    claimed = {}
+
+    def after_the_child(ctx):
+        job = ctx.background["usage_file"]
+        while not job.result_path.exists() and job.child.running():
+            time.sleep(0.02)
+        stages["transform.known_usage"](ctx)
+        claimed["by"] = (ctx.work_dir / usage_file.CLAIM).read_text()
+        claimed["known listed here"] = "usage_known" in table_names(ctx.conn, "temp")
+
+    order = pipeline.stage_names("migrate")
+    order.remove("extract.start_usage_file")
+    order.insert(order.index("transform.offer_known_usage") + 1, "extract.start_usage_file")
+    monkeypatch.setattr(pipeline, "stage_names", lambda name: order)
+    monkeypatch.setitem(pipeline.STAGES, "transform.offer_known_usage", stages["transform.offer_known_usage"])
+    monkeypatch.setitem(pipeline.STAGES, "transform.known_usage", after_the_child)
+    by_child = _usage_outcome(_migrated(tmp_path, "child"))
+
+    assert claimed == {"by": "usage file's child", "known listed here": False}
+    assert by_child == by_pipeline
+    assert by_child[1]["duplicates"] > by_child[1]["repeated_in_file"]   # records equal to a database row were dropped

@@ -20,13 +20,22 @@ the await adopts them, attaches `json.db` to the build and gives the model ids t
 their catalog rows. A broken file is exit 2, as when read in-process; nothing is swapped in.
 The child tells how many bytes it has read in a small progress file, so the await can draw a
 bar while it still waits.
+
+The records' de-duplication against the source's usage rows (load/legacy_json.py) goes the
+same way: `transform.offer_known_usage` tells the child where the source snapshot is, and
+whichever side comes to it first claims it (a file created once): the child when it has
+sorted the records before the pipeline lists the known rows (`transform.known_usage`; a
+heavy install, where the pipeline is the longer side: 2-3 s of its work), the pipeline
+otherwise. Merging, the target's own rows are known too: the pipeline keeps it then.
 A pipeline that lists only the await stages the file there, in-process.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sqlite3
 import struct
 import sys
 import time
@@ -38,8 +47,12 @@ from ..context import RunContext, SourceCounts
 from ..errors import BadInput, HiveEtlError
 from ..load.sidecars import Sidecars
 from ..sqlite_files import file_uri
+from ..transform import values
 from .json_staging import BIG_FILE, order_arrivals, stage_files
 from .legacy_json import find_json_sources
+
+
+OFFER, CLAIM = "usage-dedup-offer.json", "usage-dedup-claim"   # in the work folder
 
 
 class _Bytes:
@@ -67,7 +80,8 @@ class UsageFileInChild:
         self.child = Child("hive_etl.extract.usage_file",
                            {"path": str(path), "json_db": str(ctx.json_path),
                             "sidecars": str(ctx.work_dir / "usage-sidecars"), "progress": str(self.progress),
-                            "awaited": str(self.awaited)},
+                            "awaited": str(self.awaited), "offer": str(ctx.work_dir / OFFER),
+                            "claim": str(ctx.work_dir / CLAIM)},
                            ctx.work_dir, "usage")
         self.result_path = self.child.result_path   # appears when the child is done (others may wait for it)
 
@@ -94,6 +108,55 @@ class UsageFileInChild:
         self.child.stop()
 
 
+def claim(path: Path, who: str) -> bool:
+    """True for the first caller only (the file is created once, atomically)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.write(fd, who.encode("utf-8"))
+    os.close(fd)
+    return True
+
+
+def offer_known_usage(ctx: RunContext) -> None:
+    """Tell the usage file's child where the source's usage rows are, so that it may
+    de-duplicate the records itself if it is done first (not when merging: the target's rows
+    are known too, and the pipeline lists them)."""
+    if ctx.merge or "usage_records" not in ctx.source_columns or BIG_FILE not in find_json_sources(ctx.home):
+        return
+    write_whole(ctx.work_dir / OFFER, json.dumps({"source": ctx.snapshot_uri, "columns": ctx.source_columns["usage_records"]}))
+
+
+def pipeline_claims_dedup(ctx: RunContext) -> bool:
+    """Whether the pipeline de-duplicates the usage records (False: the child has claimed it)."""
+    return "usage_file" not in ctx.background or claim(ctx.work_dir / CLAIM, "pipeline")
+
+
+def _dedup_in_child(request: dict) -> int | None:
+    """In the child, the records sorted: de-duplicate them against the source's usage rows
+    when offered and not claimed by the pipeline yet; how many were dropped, or None."""
+    offer = Path(request["offer"])
+    if not offer.exists() or not claim(Path(request["claim"]), "usage file's child"):
+        return None
+    from ..load.legacy_json import drop_usage_duplicates, known_usage_selects, list_known, register_usage_id
+
+    details = json.loads(offer.read_text(encoding="utf-8"))
+    conn = sqlite3.connect(file_uri(Path(request["json_db"])), uri=True, isolation_level=None)
+    try:
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -32768"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.execute("ATTACH DATABASE ? AS src", (details["source"],))
+        values.register(conn)
+        register_usage_id(conn)
+        conn.execute("BEGIN")
+        dropped = drop_usage_duplicates(conn, "main") if list_known(conn, known_usage_selects(details["columns"], False)) else 0
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return dropped
+
+
 def start_usage_file(ctx: RunContext) -> None:
     path = find_json_sources(ctx.home).get(BIG_FILE)
     if path is not None:
@@ -113,6 +176,7 @@ def await_usage_file(ctx: RunContext) -> None:
         ctx.credit_sources.extend(result["credit_sources"])
         ctx.sidecars.adopt({kind: [Path(p) for p in paths] for kind, paths in result["files"].items()})
         order_arrivals(ctx, result["unsorted"])
+        ctx.usage_duplicates = result.get("content_duplicates")
     elif (path := find_json_sources(ctx.home).get(BIG_FILE)) is not None:
         bar = ctx.bar("legacy JSON", path.stat().st_size, "bytes")
         stage_files(ctx, {BIG_FILE: path}, bar)
@@ -138,6 +202,9 @@ def main(argv: list[str]) -> None:
         result = {"sources": {name: c.as_dict() for name, c in ctx.sources.items()}, "credits": ctx.credits,
                   "credit_sources": ctx.credit_sources, "unsorted": unsorted,
                   "files": {kind: [str(p) for p in paths] for kind, paths in ctx.sidecars.close().items()}}
+        dropped = None if unsorted else _dedup_in_child(request)
+        if dropped is not None:
+            result["content_duplicates"] = dropped
     except BadInput as exc:
         result = {"error": str(exc)}
     bar.close()

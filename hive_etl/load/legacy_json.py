@@ -73,53 +73,77 @@ def _has_candidate(conn, other: str, row: str) -> str:
     return "(" + " OR ".join(probes) + ")"
 
 
+def known_usage_selects(source_columns: list[str] | None, target_rows: bool) -> list[str]:
+    """The SELECTs of the usage rows a staged record may repeat: the source's (all of them:
+    quarantined ones too, as the usage_records rules normalise them, read from `src`), and the
+    target's own when it held some before the run (`main.usage_records`, merging)."""
+    listed = ", ".join(q(c) for c in USAGE_COLUMNS)
+    known = [f"SELECT {listed} FROM main.usage_records"] if target_rows else []
+    if source_columns is not None:
+        plan = build_plan("usage_records", target_spec()["tables"]["usage_records"], source_columns, set())
+        known.insert(0, f"SELECT {_content('n')} FROM ({plan.inner_sql()}) AS n")
+    return known
+
+
 def list_known_usage(ctx: RunContext) -> bool:
-    """temp.usage_known: the usage rows a staged record may repeat, indexed for
-    `_has_candidate`: the source's (all of them: quarantined ones too), and the target's own
-    when merging; the rows this run loaded from the source are among the first already.
-    False, and no table, when there are none.
+    """temp.usage_known: the usage rows a staged record may repeat (`known_usage_selects`),
+    indexed for `_has_candidate`; the rows this run loaded from the source are among the
+    source's already. False, and no table, when there are none.
 
     Nothing writes usage_records between load.tables and the JSON load, so the list is the
     same whenever it is made in between: `transform.known_usage` makes it while the usage
     file's child is still reading; otherwise the de-duplication makes it first."""
-    conn = ctx.conn
-    listed = ", ".join(q(c) for c in USAGE_COLUMNS)
+    return list_known(ctx.conn, known_usage_selects(ctx.source_columns.get("usage_records"),
+                                                    bool(ctx.target_rows_before.get("usage_records"))))
+
+
+def list_known(conn, selects: list[str]) -> bool:
+    """temp.usage_known from `selects` (`known_usage_selects`); False, and no table, when none."""
     conn.execute("DROP TABLE IF EXISTS temp.usage_known")
-    known = [f"SELECT {listed} FROM main.usage_records"] if ctx.target_rows_before.get("usage_records") else []
-    if "usage_records" in ctx.source_columns:
-        plan = build_plan("usage_records", target_spec()["tables"]["usage_records"], ctx.source_columns["usage_records"], set())
-        known.insert(0, f"SELECT {_content('n')} FROM ({plan.inner_sql()}) AS n")
-    if known:
-        _candidate_table(conn, "usage_known", " UNION ALL ".join(known))
-    return bool(known)
+    if selects:
+        _candidate_table(conn, "usage_known", " UNION ALL ".join(selects))
+    return bool(selects)
 
 
 def _drop_usage_duplicates(ctx: RunContext) -> int:
     """Remove staged usage records equal to a usage row the source database (or the target)
-    holds (temp.usage_known, `list_known_usage`); returns how many.
+    holds; returns how many. The usage file's child has done it when it was done reading
+    before the pipeline got here (hive_etl/extract/usage_file.py: `dedup_in_child`)."""
+    if ctx.usage_duplicates is not None:
+        return ctx.usage_duplicates
+    if "usage_known" not in table_names(ctx.conn, "temp") and not list_known_usage(ctx):
+        return 0
+    return drop_usage_duplicates(ctx.conn, "json")
+
+
+def drop_usage_duplicates(conn, staged: str) -> int:
+    """Remove from `staged`.usage_records the records equal to a row of temp.usage_known (which
+    it drops); returns how many.
 
     Equality is `usage_content_key`, computed in Python (`hive_usage_id`), so it is computed
     only for candidates, found in plain SQL over indexes (`_has_candidate`): a million records
     cost a few index probes each, into the known rows (one indexed temp table); only the
     candidates on either side cost a Python call."""
-    conn = ctx.conn
-    if "usage_known" not in table_names(conn, "temp") and not list_known_usage(ctx):
-        return 0
     scratch = ("usage_candidates", "usage_known_keys")
     for name in scratch:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
     _candidate_table(conn, "usage_candidates", f"SELECT s.id, {_content('s')} "
-                                               f"FROM json.usage_records AS s WHERE {_has_candidate(conn, 'usage_known', 's')}")
+                                               f"FROM {staged}.usage_records AS s WHERE {_has_candidate(conn, 'usage_known', 's')}")
     conn.execute("CREATE TEMP TABLE usage_known_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute(f"INSERT OR IGNORE INTO temp.usage_known_keys SELECT hive_usage_id({_content('k')}) "
                  f"FROM temp.usage_known AS k WHERE {_has_candidate(conn, 'usage_candidates', 'k')}")
     removed = conn.execute(
-        f"DELETE FROM json.usage_records WHERE id IN (SELECT c.id FROM temp.usage_candidates AS c "
+        f"DELETE FROM {staged}.usage_records WHERE id IN (SELECT c.id FROM temp.usage_candidates AS c "
         f"WHERE hive_usage_id({_content('c')}) IN (SELECT key FROM temp.usage_known_keys))"
     ).rowcount
     for name in ("usage_known", *scratch):
         conn.execute(f"DROP TABLE temp.{name}")
     return removed
+
+
+def register_usage_id(conn) -> None:
+    """hive_usage_id(user_id, conversation_id, ...): a usage row's content key, for SQL."""
+    conn.create_function("hive_usage_id", len(USAGE_COLUMNS), _usage_id, deterministic=True)
 
 
 def _derive_license(ctx: RunContext) -> None:
@@ -147,7 +171,7 @@ def prepare(ctx: RunContext) -> None:
     the cache's tier overrides subscription_tier when it is a known tier, and its email
     fills a missing one unless another user has it."""
     conn = ctx.conn
-    conn.create_function("hive_usage_id", len(USAGE_COLUMNS), _usage_id, deterministic=True)
+    register_usage_id(conn)
     conn.execute("CREATE TEMP TABLE subscription_cache (key TEXT PRIMARY KEY, tier TEXT, email TEXT)")
     cache = ctx.subscription_cache
     if not cache or not cache.get("user_id"):
