@@ -140,8 +140,11 @@ def test_numbers_beyond_sqlite_range_do_not_abort_the_statement(sql, huge):
 
 def _calendar(number: int) -> str | None:
     """Epoch seconds (milliseconds from 1e11 on) by the calendar of datetime.fromtimestamp."""
+    return _calendar_millis(number if abs(number) >= values.MILLISECONDS_FROM else number * 1000)
+
+
+def _calendar_millis(millis: int) -> str | None:
     from datetime import datetime, timezone
-    millis = number if abs(number) >= values.MILLISECONDS_FROM else number * 1000
     try:
         moment = datetime.fromtimestamp(millis // 1000, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
@@ -159,3 +162,12 @@ def test_epoch_numbers_are_the_calendar_instant(number):
     """Epoch numbers are formatted without asking the operating system's calendar; the years
     1 to 9999 give what datetime.fromtimestamp gives, the others nothing."""
     assert values.normalise_timestamp(number) == _calendar(number)
+
+
+@given(st.floats(min_value=-70_000_000_000.0, max_value=260_000_000_000_000.0))
+@settings(max_examples=500, deadline=None)
+def test_fractional_epochs_keep_their_milliseconds_however_often_their_hour_is_met(number):
+    """A float epoch is rounded to the millisecond (seconds below 1e11); the second time an
+    hour is met its text comes from what the first time worked out, and must not differ."""
+    millis = int(number) if abs(number) >= values.MILLISECONDS_FROM else round(number * 1000)
+    assert values.from_epoch(number) == _calendar_millis(millis) == values.from_epoch(number)
