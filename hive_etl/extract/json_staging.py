@@ -143,10 +143,9 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar,
             ctx.sidecars.quarantine_row(name, None, {"json_path": item.json_path}, item.reason, ["record"], [item.raw])
             continue
         values = item.values
-        key = {"json_path": item.json_path}
         if values.get("_extra"):
-            ctx.sidecars.archive_value(name, key, "(keys with no place in the target)", values["_extra"],
-                                       "JSON keys no field of pipelines/legacy_json.yaml names")
+            ctx.sidecars.archive_value(name, {"json_path": item.json_path}, "(keys with no place in the target)",
+                                       values["_extra"], "JSON keys no field of pipelines/legacy_json.yaml names")
         if values.get("credits_remaining") is not None:
             ctx.credits.append(values["credits_remaining"])
             ctx.credit_sources.append({"file": name, "json_path": item.json_path, "value": values["credits_remaining"]})
@@ -155,13 +154,14 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar,
             for column, value in values.items():
                 if not column.startswith("_") and value is not None:
                     reason = CREDITS_REASON if column == "credits_remaining" else f"{name} loads nothing: archived"
-                    ctx.sidecars.archive_value(name, key, column, value, reason)
+                    ctx.sidecars.archive_value(name, {"json_path": item.json_path}, column, value, reason)
             if kind == "subscription_cache":
                 ctx.subscription_cache = values
             continue
         if kind == "cost_tracking":
             conn.executemany("INSERT OR IGNORE INTO stage_models VALUES (?)", [(m,) for m in values.get("_models") or () if m])
-            ctx.sidecars.archive_value(name, key, "provider_breakdown (stage models)", values.get("provider_breakdown"),
+            ctx.sidecars.archive_value(name, {"json_path": item.json_path}, "provider_breakdown (stage models)",
+                                       values.get("provider_breakdown"),
                                        "the database keeps {provider: cost}; the stage models are kept here")
             values = {**values, "provider_breakdown": _provider_costs(values)}
         rows.add([*map(values.get, columns), name, item.json_path, counts.records])

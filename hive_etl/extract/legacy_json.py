@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping, NamedTuple
 
 import ijson
 
@@ -78,17 +78,17 @@ USAGE_CONTENT = ("user_id", "conversation_id", "action_type", "cost", "tokens_in
                   "tokens_output", "model_used", "timestamp")
 
 
-@dataclass(frozen=True)
-class JsonRow:
-    """One record that loads: `values` keyed by the target columns (plus "_" metadata keys)."""
+class JsonRow(NamedTuple):
+    """One record that loads: `values` keyed by the target columns (plus "_" metadata keys).
+    A named tuple: a million of them are made for a heavy usage file, at half the cost of a
+    frozen dataclass."""
 
     file: str
     json_path: str
     values: dict
 
 
-@dataclass(frozen=True)
-class JsonQuarantine:
+class JsonQuarantine(NamedTuple):
     """One record that cannot load; `raw` is the record as JSON (its text, as a JSON string,
     when the record could not even be parsed)."""
 
