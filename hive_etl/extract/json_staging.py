@@ -31,7 +31,7 @@ from typing import Callable
 from ..context import RunContext, SourceCounts
 from ..extract.legacy_json import TARGET_TABLE, JsonRow, find_json_sources, layout, read_json_source
 from ..schema import target_spec
-from ..sqlite_files import PAGE_SIZE
+from ..sqlite_files import PAGE_SIZE, file_uri
 from ..transform.table_plan import q
 
 CREDITS_REASON = "credits are never stored locally in the Rust era"
@@ -73,8 +73,10 @@ def _provider_costs(values: dict) -> str | None:
 BIG_FILE = "usage_monitor"   # the one file that can be large: staged apart, beside the table loads
 
 
-def _open_staging(path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
+def open_staging(path) -> sqlite3.Connection:
+    """A connection to the staging database for bulk writes (no journal, no sync: it is thrown
+    away unless the run completes), opened by URI so that it can attach a snapshot's URI."""
+    conn = sqlite3.connect(file_uri(path), uri=True, isolation_level=None)
     for pragma in (f"page_size = {PAGE_SIZE}", "journal_mode = OFF", "synchronous = OFF"):
         conn.execute(f"PRAGMA {pragma}")
     return conn
@@ -87,7 +89,7 @@ def stage_files(ctx: RunContext, sources: dict, bar, leave_unsorted: Callable[[]
     rows stay in a table of `json.db` in the order they were read, and what `order_arrivals`
     needs to put them in place is returned (the usage file's child hands the sort to the
     pipeline when the pipeline is already waiting for it: hive_etl/extract/usage_file.py)."""
-    conn = _open_staging(ctx.json_path)
+    conn = open_staging(ctx.json_path)
     conn.execute("CREATE TABLE IF NOT EXISTS stage_models (model TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute("BEGIN")
     unsorted = []
@@ -105,7 +107,7 @@ def order_arrivals(ctx: RunContext, unsorted: list[dict]) -> None:
     order, and count the keys their file repeated as duplicates."""
     if not unsorted:
         return
-    conn = _open_staging(ctx.json_path)
+    conn = open_staging(ctx.json_path)
     try:
         for left in unsorted:
             _count_repeated(ctx.sources[left["file"]], _move_arrivals(conn, "main", left["table"], left["added"]))

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import struct
 import sys
 import time
@@ -48,7 +47,7 @@ from ..errors import BadInput, HiveEtlError
 from ..load.sidecars import Sidecars
 from ..sqlite_files import file_uri
 from ..transform import values
-from .json_staging import BIG_FILE, order_arrivals, stage_files
+from .json_staging import BIG_FILE, open_staging, order_arrivals, stage_files
 from .legacy_json import find_json_sources
 
 
@@ -129,8 +128,9 @@ def offer_known_usage(ctx: RunContext) -> None:
 
 
 def pipeline_claims_dedup(ctx: RunContext) -> bool:
-    """Whether the pipeline de-duplicates the usage records (False: the child has claimed it)."""
-    return "usage_file" not in ctx.background or claim(ctx.work_dir / CLAIM, "pipeline")
+    """While the usage file's child runs: whether the pipeline de-duplicates the usage records
+    (False: the child has claimed it)."""
+    return claim(ctx.work_dir / CLAIM, "pipeline")
 
 
 def _dedup_in_child(request: dict) -> int | None:
@@ -142,10 +142,9 @@ def _dedup_in_child(request: dict) -> int | None:
     from ..load.legacy_json import drop_usage_duplicates, known_usage_selects, list_known, register_usage_id
 
     details = json.loads(offer.read_text(encoding="utf-8"))
-    conn = sqlite3.connect(file_uri(Path(request["json_db"])), uri=True, isolation_level=None)
+    conn = open_staging(Path(request["json_db"]))
     try:
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -32768"):
-            conn.execute(f"PRAGMA {pragma}")
+        conn.execute("PRAGMA cache_size = -32768")   # the known rows' index is probed a million times
         conn.execute("ATTACH DATABASE ? AS src", (details["source"],))
         values.register(conn)
         register_usage_id(conn)
