@@ -108,7 +108,7 @@ def list_known(conn, selects: list[str]) -> bool:
 def _drop_usage_duplicates(ctx: RunContext) -> int:
     """Remove staged usage records equal to a usage row the source database (or the target)
     holds; returns how many. The usage file's child has done it when it was done reading
-    before the pipeline got here (hive_etl/extract/usage_file.py: `dedup_in_child`)."""
+    before the pipeline got here (hive_etl/extract/usage_file.py: `_dedup_in_child`)."""
     if ctx.usage_duplicates is not None:
         return ctx.usage_duplicates
     if "usage_known" not in table_names(ctx.conn, "temp") and not list_known_usage(ctx):
