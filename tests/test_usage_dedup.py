@@ -32,8 +32,8 @@ def _dedup(tmp_path, target_rows: list[dict], records: list[dict], calls: list |
     for row in target_rows:
         conn.execute(f"INSERT INTO main.usage_records VALUES ({', '.join('?' * len(COLUMNS))})", [row[c] for c in COLUMNS])
     for n, row in enumerate(records):
-        conn.execute(f"INSERT INTO json.usage_records VALUES ({', '.join('?' * (len(COLUMNS) + 3))})",
-                     [row[c] for c in COLUMNS] + ["usage-monitor.json", f"$.records[{n}]", n + 1])
+        conn.execute(f"INSERT INTO json.usage_records VALUES ({', '.join('?' * (len(COLUMNS) + 2))})",
+                     [row[c] for c in COLUMNS] + [f"$.records[{n}]", n + 1])
     ctx = RunContext(source=tmp_path / "hive-ai.db", target=tmp_path / "out.db", home=tmp_path,
                      report_dir=tmp_path / "report", now=datetime.now(timezone.utc))
     ctx.conn, ctx.target_rows_before = conn, {"usage_records": len(target_rows)}

@@ -6,7 +6,7 @@ halfway stops the run with exit 2 and nothing written. The small files are read 
 before anything is built; the usage file, which can hold millions of records, is read by
 hive_etl/extract/usage_file.py in a child process while the tables load. Records that load become rows of
 `json.db` in the work folder, one table per target table (usage_records, budget_limits,
-cost_analytics, licenses) with the target's columns plus `_file`, `_json_path` and `_seq`
+cost_analytics, licenses) with the target's columns plus `_json_path` and `_seq`
 (the record's number in its file); the loader later attaches it as `json` and moves it like
 any source table. Every staged table is stored in its key's order (WITHOUT ROWID): the
 loader then writes the records in key order, so the target's key index grows at its end instead
@@ -47,12 +47,12 @@ ROW_NUMBER = "_seq"   # the staged record's number in its file: what the loader 
 
 def create_staging(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:
     """The staging table for `table`: its target columns (no declared types, values kept as the
-    reader made them) plus `_file`, `_json_path` and `_seq`, as the B-tree of the records' key
+    reader made them) plus `_json_path` and `_seq`, as the B-tree of the records' key
     (STAGING_KEYS; the reader always fills it), so reading it goes in key order."""
     columns = [c["name"] for c in target_spec()["tables"][table]["columns"]]
     key = STAGING_KEYS[table]
     defs = [f"{q(c)}{' PRIMARY KEY NOT NULL' if c == key else ''}" for c in columns]
-    defs += ["_file", "_json_path", f"{ROW_NUMBER} INTEGER NOT NULL"]
+    defs += ["_json_path", f"{ROW_NUMBER} INTEGER NOT NULL"]
     conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{q(table)} ({', '.join(defs)}) WITHOUT ROWID")
     return columns
 
@@ -166,7 +166,7 @@ def _stage_file(ctx: RunContext, conn: sqlite3.Connection, kind: str, path, bar,
                                        values.get("provider_breakdown"),
                                        "the database keeps {provider: cost}; the stage models are kept here")
             values = {**values, "provider_breakdown": _provider_costs(values)}
-        rows.add([*map(values.get, columns), name, item.json_path, counts.records])
+        rows.add([*map(values.get, columns), item.json_path, counts.records])
     bar.update(start + path.stat().st_size)
     if rows is None:
         return []
@@ -194,7 +194,7 @@ class _Arrivals:
         conn.execute(f"DROP TABLE IF EXISTS {arrivals}")
         conn.execute(f"CREATE {'TEMP ' if schema == 'temp' else ''}TABLE {arrivals} AS "
                      f"SELECT * FROM main.{q(table)} WHERE 0")
-        self.insert = f"INSERT INTO {arrivals} VALUES ({', '.join('?' * (width + 3))})"
+        self.insert = f"INSERT INTO {arrivals} VALUES ({', '.join('?' * (width + 2))})"
         self.batch: list[list] = []
         self.added = 0
 

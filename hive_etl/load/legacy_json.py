@@ -159,9 +159,9 @@ def _derive_license(ctx: RunContext) -> None:
     _create_staging(ctx.conn, "licenses", schema="json")
     conn.execute(
         "INSERT INTO json.licenses (key, tier, daily_limit, features, user_id, email, expires_at, validated_at, "
-        f"_file, _json_path, {ROW_NUMBER}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '$', 1)",
+        f"_json_path, {ROW_NUMBER}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '$', 1)",
         (user[0], cache.get("tier"), cache.get("daily_limit"), cache.get("features"), cache.get("user_id"),
-         cache.get("email") or user[1], cache.get("expires_at"), cache.get("cached_at"), DERIVED_LICENSE))
+         cache.get("email") or user[1], cache.get("expires_at"), cache.get("cached_at")))
     ctx.sources[DERIVED_LICENSE] = SourceCounts(path=DERIVED_LICENSE, table="licenses", records=1)
 
 
