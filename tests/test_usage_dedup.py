@@ -2,6 +2,7 @@
 target's when merging) are dropped before the load, however their numbers and instants are
 spelled; records that differ in anything the content key covers stay."""
 
+import json
 import sqlite3
 import time
 from contextlib import closing
@@ -9,11 +10,12 @@ from datetime import datetime, timezone
 
 from conftest import SAMPLES, Run, run_cli
 from hive_etl import pipeline
+from hive_etl.child_process import write_whole
 from hive_etl.extract import usage_file
 from hive_etl.context import RunContext
 from hive_etl.extract.json_staging import create_staging
 from hive_etl.load import legacy_json
-from hive_etl.sqlite_files import table_names
+from hive_etl.sqlite_files import file_uri, table_names
 
 COLUMNS = ("id", "user_id", "conversation_id", "action_type", "cost", "tokens_input", "tokens_output",
            "model_used", "timestamp")
@@ -138,18 +140,10 @@ def _usage_outcome(run: Run):
     return rows, report["sources"]["usage-monitor.json"], report["tables"]["usage_records"]
 
 
-def test_the_usage_files_child_drops_the_records_the_pipeline_would(tmp_path, monkeypatch):
-    """The de-duplication goes to whichever side comes to it first: the usage file's child
-    once its records are sorted, if the pipeline has not listed the known rows yet. Either
-    way the same records are dropped and counted."""
+def _child_first(monkeypatch, offer, claimed: dict) -> None:
+    """Stages as the child's way goes: the offer (`offer`) made before the child starts, and
+    the child done before the pipeline lists anything; `claimed` says who claimed it."""
     stages = dict(pipeline.STAGES)
-
-    # The pipeline's way: the child is never offered the source's usage rows.
-    monkeypatch.setitem(pipeline.STAGES, "transform.offer_known_usage", lambda ctx: None)
-    by_pipeline = _usage_outcome(_migrated(tmp_path, "pipeline"))
-
-    # The child's way: offered before it starts, and done before the pipeline lists anything.
-    claimed = {}
 
     def after_the_child(ctx):
         job = ctx.background["usage_file"]
@@ -163,10 +157,44 @@ def test_the_usage_files_child_drops_the_records_the_pipeline_would(tmp_path, mo
     order.remove("extract.start_usage_file")
     order.insert(order.index("transform.offer_known_usage") + 1, "extract.start_usage_file")
     monkeypatch.setattr(pipeline, "stage_names", lambda name: order)
-    monkeypatch.setitem(pipeline.STAGES, "transform.offer_known_usage", stages["transform.offer_known_usage"])
+    monkeypatch.setitem(pipeline.STAGES, "transform.offer_known_usage", offer)
     monkeypatch.setitem(pipeline.STAGES, "transform.known_usage", after_the_child)
+
+
+def test_the_usage_files_child_drops_the_records_the_pipeline_would(tmp_path, monkeypatch):
+    """The de-duplication goes to whichever side comes to it first: the usage file's child
+    once its records are sorted, if the pipeline has not listed the known rows yet. Either
+    way the same records are dropped and counted."""
+    offer = pipeline.STAGES["transform.offer_known_usage"]
+
+    # The pipeline's way: the child is never offered the source's usage rows.
+    monkeypatch.setitem(pipeline.STAGES, "transform.offer_known_usage", lambda ctx: None)
+    by_pipeline = _usage_outcome(_migrated(tmp_path, "pipeline"))
+
+    # The child's way: offered before it starts, and done before the pipeline lists anything.
+    claimed = {}
+    _child_first(monkeypatch, offer, claimed)
     by_child = _usage_outcome(_migrated(tmp_path, "child"))
 
     assert claimed == {"by": "usage file's child", "known listed here": False}
     assert by_child == by_pipeline
     assert by_child[1]["duplicates"] > by_child[1]["repeated_in_file"]   # records equal to a database row were dropped
+
+
+def test_an_sqlite_failure_in_the_childs_de_duplication_is_said_as_such(tmp_path, monkeypatch):
+    """SQLite failing in the child's de-duplication (here: the snapshot it is offered cannot
+    be opened) stops the run as the pipeline's own SQLite failures do (exit 3), naming the
+    step; the usage file, which was read whole, is not blamed, and nothing is written."""
+    def offer_a_missing_snapshot(ctx):
+        write_whole(ctx.work_dir / usage_file.OFFER, json.dumps(
+            {"source": file_uri(tmp_path / "gone" / "hive-ai.db", "mode=ro"), "columns": ctx.source_columns["usage_records"]}))
+
+    claimed = {}
+    _child_first(monkeypatch, offer_a_missing_snapshot, claimed)
+    run = _migrated(tmp_path, "broken")
+    assert claimed["by"] == "usage file's child"
+    assert run.exit_code == 3, run.stderr
+    assert "could not be de-duplicated against the source's usage rows" in run.stderr
+    assert "unable to open database" in run.stderr
+    assert "could not be read" not in run.stderr
+    assert not run.target.exists()

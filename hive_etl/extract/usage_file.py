@@ -19,7 +19,9 @@ The child writes its quarantine and archive records to its own files and reports
 the await adopts them, attaches `json.db` to the build and gives the model ids the file names
 their catalog rows. A broken file is exit 2, as when read in-process; nothing is swapped in.
 The child tells how many bytes it has read in a small progress file, so the await can draw a
-bar while it still waits.
+bar while it still waits. If SQLite fails in the child's de-duplication (below), the await
+raises that failure as SQLite's, naming the step, as the pipeline's own failures are reported
+(exit 3), not as a file that could not be read.
 
 The records' de-duplication against the source's usage rows (load/legacy_json.py) goes the
 same way: `transform.offer_known_usage` tells the child where the source snapshot is, and
@@ -35,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import struct
 import sys
 import time
@@ -169,6 +172,9 @@ def await_usage_file(ctx: RunContext) -> None:
         result = job.wait(ctx)
         if "error" in result:
             raise BadInput(result["error"])
+        if "dedup_error" in result:    # SQLite failed there, as it might have here: said as such
+            raise sqlite3.OperationalError(f"{job.path}: its records could not be de-duplicated against the "
+                                           f"source's usage rows in the usage file's child ({result['dedup_error']})")
         for name, counts in result["sources"].items():
             ctx.sources[name] = SourceCounts(**counts)
         ctx.credits.extend(result["credits"])
@@ -201,7 +207,10 @@ def main(argv: list[str]) -> None:
         result = {"sources": {name: c.as_dict() for name, c in ctx.sources.items()}, "credits": ctx.credits,
                   "credit_sources": ctx.credit_sources, "unsorted": unsorted,
                   "files": {kind: [str(p) for p in paths] for kind, paths in ctx.sidecars.close().items()}}
-        dropped = None if unsorted else _dedup_in_child(request)
+        try:
+            dropped = None if unsorted else _dedup_in_child(request)
+        except sqlite3.Error as exc:      # not the file's fault: the pipeline says what failed
+            dropped, result["dedup_error"] = None, f"{type(exc).__name__}: {exc}"
         if dropped is not None:
             result["content_duplicates"] = dropped
     except BadInput as exc:
