@@ -50,26 +50,26 @@ def _texty(alias: str) -> str:
     return "(" + " OR ".join(f"typeof({alias}.{q(c)}) = 'text'" for c in _NUMBERS) + ")"
 
 
-def _candidate_table(conn, name: str, select: str) -> None:
-    """A temp table of usage rows (the content columns and `texty`), indexed for `_has_candidate`."""
-    conn.execute(f"CREATE TEMP TABLE {name} AS SELECT *, {_texty('r')} AS texty FROM ({select}) AS r")
-    conn.execute(f"CREATE INDEX temp.{name}_exact ON {name} (conversation_id, {', '.join(_NUMBERS)})")
-    conn.execute(f"CREATE INDEX temp.{name}_texty ON {name} (conversation_id) WHERE texty = 1")
+def _candidate_table(conn, name: str, select: str, schema: str = "temp") -> None:
+    """A table of usage rows (the content columns and `texty`), indexed for `_has_candidate`."""
+    conn.execute(f"CREATE TABLE {schema}.{name} AS SELECT *, {_texty('r')} AS texty FROM ({select}) AS r")
+    conn.execute(f"CREATE INDEX {schema}.{name}_exact ON {name} (conversation_id, {', '.join(_NUMBERS)})")
+    conn.execute(f"CREATE INDEX {schema}.{name}_texty ON {name} (conversation_id) WHERE texty = 1")
 
 
 def _has_candidate(conn, other: str, row: str) -> str:
-    """SQL: `other` holds a row that may equal `row` by content: the same conversation_id
-    (the key compares it verbatim too) and the same cost and tokens, unless either side holds
-    one of them as text (which the key would parse).
+    """SQL: `other` (schema.table) holds a row that may equal `row` by content: the same
+    conversation_id (the key compares it verbatim too) and the same cost and tokens, unless
+    either side holds one of them as text (which the key would parse).
 
     The probe for text numbers in `other` is left out when it holds none (nearly always: a
     million records' probes of the heavy install, 0.2 s of 1.4 s)."""
     conversation = f"o.conversation_id IS {row}.conversation_id"
     exact = " AND ".join([conversation] + [f"o.{q(c)} IS {row}.{q(c)}" for c in _NUMBERS])
-    probes = [f"EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {exact})"]
-    if conn.execute(f"SELECT 1 FROM temp.{other} WHERE texty = 1 LIMIT 1").fetchone():
-        probes.append(f"EXISTS (SELECT 1 FROM temp.{other} AS o WHERE o.texty = 1 AND {conversation})")
-    probes.append(f"({_texty(row)} AND EXISTS (SELECT 1 FROM temp.{other} AS o WHERE {conversation}))")
+    probes = [f"EXISTS (SELECT 1 FROM {other} AS o WHERE {exact})"]
+    if conn.execute(f"SELECT 1 FROM {other} WHERE texty = 1 LIMIT 1").fetchone():
+        probes.append(f"EXISTS (SELECT 1 FROM {other} AS o WHERE o.texty = 1 AND {conversation})")
+    probes.append(f"({_texty(row)} AND EXISTS (SELECT 1 FROM {other} AS o WHERE {conversation}))")
     return "(" + " OR ".join(probes) + ")"
 
 
@@ -97,18 +97,18 @@ def list_known_usage(ctx: RunContext) -> bool:
                                                     bool(ctx.target_rows_before.get("usage_records"))))
 
 
-def list_known(conn, selects: list[str]) -> bool:
-    """temp.usage_known from `selects` (`known_usage_selects`); False, and no table, when none."""
-    conn.execute("DROP TABLE IF EXISTS temp.usage_known")
+def list_known(conn, selects: list[str], schema: str = "temp") -> bool:
+    """`schema`.usage_known from `selects` (`known_usage_selects`); False, and no table, when none."""
+    conn.execute(f"DROP TABLE IF EXISTS {schema}.usage_known")
     if selects:
-        _candidate_table(conn, "usage_known", " UNION ALL ".join(selects))
+        _candidate_table(conn, "usage_known", " UNION ALL ".join(selects), schema)
     return bool(selects)
 
 
 def _drop_usage_duplicates(ctx: RunContext) -> int:
     """Remove staged usage records equal to a usage row the source database (or the target)
     holds; returns how many. The usage file's child has done it when it was done reading
-    before the pipeline got here (hive_etl/extract/usage_file.py: `_dedup_in_child`)."""
+    before the pipeline got here (hive_etl/extract/usage_file.py: `_ChildDedup`)."""
     if ctx.usage_duplicates is not None:
         return ctx.usage_duplicates
     if "usage_known" not in table_names(ctx.conn, "temp") and not list_known_usage(ctx):
@@ -116,9 +116,10 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
     return drop_usage_duplicates(ctx.conn, "json")
 
 
-def drop_usage_duplicates(conn, staged: str) -> int:
-    """Remove from `staged`.usage_records the records equal to a row of temp.usage_known (which
-    it drops); returns how many.
+def drop_usage_duplicates(conn, staged: str, known: str = "temp") -> int:
+    """Remove from `staged`.usage_records the records equal to a row of `known`.usage_known
+    (which it drops from temp; a list in a file of its own is left to its owner); returns how
+    many.
 
     Equality is `usage_content_key`, computed in Python (`hive_usage_id`), so it is computed
     only for candidates, found in plain SQL over indexes (`_has_candidate`): a million records
@@ -127,16 +128,16 @@ def drop_usage_duplicates(conn, staged: str) -> int:
     scratch = ("usage_candidates", "usage_known_keys")
     for name in scratch:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    _candidate_table(conn, "usage_candidates", f"SELECT s.id, {_content('s')} "
-                                               f"FROM {staged}.usage_records AS s WHERE {_has_candidate(conn, 'usage_known', 's')}")
+    _candidate_table(conn, "usage_candidates", f"SELECT s.id, {_content('s')} FROM {staged}.usage_records AS s "
+                                               f"WHERE {_has_candidate(conn, f'{known}.usage_known', 's')}")
     conn.execute("CREATE TEMP TABLE usage_known_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute(f"INSERT OR IGNORE INTO temp.usage_known_keys SELECT hive_usage_id({_content('k')}) "
-                 f"FROM temp.usage_known AS k WHERE {_has_candidate(conn, 'usage_candidates', 'k')}")
+                 f"FROM {known}.usage_known AS k WHERE {_has_candidate(conn, 'temp.usage_candidates', 'k')}")
     removed = conn.execute(
         f"DELETE FROM {staged}.usage_records WHERE id IN (SELECT c.id FROM temp.usage_candidates AS c "
         f"WHERE hive_usage_id({_content('c')}) IN (SELECT key FROM temp.usage_known_keys))"
     ).rowcount
-    for name in ("usage_known", *scratch):
+    for name in (("usage_known",) if known == "temp" else ()) + scratch:
         conn.execute(f"DROP TABLE temp.{name}")
     return removed
 
