@@ -113,13 +113,14 @@ def _drop_usage_duplicates(ctx: RunContext) -> int:
         return ctx.usage_duplicates
     if "usage_known" not in table_names(ctx.conn, "temp") and not list_known_usage(ctx):
         return 0
-    return drop_usage_duplicates(ctx.conn, "json")
+    removed = drop_usage_duplicates(ctx.conn, "json")
+    ctx.conn.execute("DROP TABLE temp.usage_known")
+    return removed
 
 
 def drop_usage_duplicates(conn, staged: str, known: str = "temp") -> int:
     """Remove from `staged`.usage_records the records equal to a row of `known`.usage_known
-    (which it drops from temp; a list in a file of its own is left to its owner); returns how
-    many.
+    (left to whoever listed it); returns how many.
 
     Equality is `usage_content_key`, computed in Python (`hive_usage_id`), so it is computed
     only for candidates, found in plain SQL over indexes (`_has_candidate`): a million records
@@ -137,7 +138,7 @@ def drop_usage_duplicates(conn, staged: str, known: str = "temp") -> int:
         f"DELETE FROM {staged}.usage_records WHERE id IN (SELECT c.id FROM temp.usage_candidates AS c "
         f"WHERE hive_usage_id({_content('c')}) IN (SELECT key FROM temp.usage_known_keys))"
     ).rowcount
-    for name in (("usage_known",) if known == "temp" else ()) + scratch:
+    for name in scratch:
         conn.execute(f"DROP TABLE temp.{name}")
     return removed
 
