@@ -101,6 +101,19 @@ def test_target_suite_covers_every_table_and_foreign_key_of_v13():
         assert f"total conserved: usage_records.{column}" in names
 
 
+def test_target_suite_checks_every_text_model_reference_the_pipeline_writes():
+    """The post-load checks leave model references to the target suite: every text column and
+    legacy provider/model pair of pipelines/tables.yaml has its error expectation there."""
+    from hive_etl.rules import table_rules
+
+    wanted = set()
+    for table, rules in table_rules().items():
+        wanted |= {f"model ref: {table}.{column}" for column in rules.get("model_text") or {}}
+        wanted |= {f"model ref: {table}.{p['provider']}/{p['model']}" for p in rules.get("model_text_pairs") or ()}
+    severity = {e["meta"]["name"]: e["meta"]["severity"] for e in TARGET["expectations"]}
+    assert wanted and {name: severity.get(name) for name in wanted} == {name: "error" for name in wanted}
+
+
 # --------------------------------------------------------------------------- the clean target
 
 def test_target_suite_passes_on_the_migrated_sample(migrated):
@@ -406,21 +419,43 @@ def test_check_source_on_the_desktop_fixture_warns_exits_0_and_leaves_it_alone(t
 # --------------------------------------------------------------------------- engine pieces
 
 ALPHABET = ["a", "B", "z", "/", "-", ".", "4", ":", " ", "\t", "\x1f", ":nitro", ":FREE", ":free", " :beta",
-            ":extended", "Anthropic/Claude-3-5-Sonnet", "openai/gpt-4-turbo-preview", "google/gemini-1.5-pro"]
+            ":extended", "Anthropic/Claude-3-5-Sonnet", "openai/gpt-4-turbo-preview", "google/gemini-1.5-pro",
+            "\u00a0", "\u3000", "É", "ß", "İ", "Ω", "模型"]
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(ALPHABET), min_size=1, max_size=6).map("".join), min_size=1, max_size=8))
-def test_sql_canonicalisation_matches_python_for_ascii_text(raws):
+def test_suites_canonicalise_references_as_the_pipeline_does_whatever_their_characters(raws):
     aliases = shipped_aliases()
     conn = sqlite3.connect(":memory:")
+    ex.register_sql_functions(conn)
     conn.execute("CREATE TABLE openrouter_models (openrouter_id TEXT)")
     values = ", ".join("(?)" for _ in raws)
-    query = (f"WITH RECURSIVE refs(raw) AS (VALUES {values}), "
-             f"{ex.canonical_ctes_sql(aliases.suffixes, aliases.renames)} "
+    query = (f"WITH RECURSIVE refs(raw) AS (VALUES {values}), {ex.CANONICAL_CTES} "
              "SELECT raw, id FROM hive_canonical WHERE kind = 'ref'")
     got = dict(conn.execute(query, raws).fetchall())
     assert got == {raw: canonicalise(raw, aliases).id for raw in raws if raw.strip()}
+
+
+def test_a_reference_only_a_non_ascii_or_non_text_spelling_leaves_unresolved_fails_the_target_suite(migrated, tmp_path):
+    """References the suite once left to a hand-written check: a non-ASCII unknown model and a
+    number where a model id belongs are errors of the suite itself; a known model spelled
+    with Unicode blanks and capitals still resolves."""
+    broken = tmp_path / "broken.db"
+    shutil.copyfile(migrated.db, broken)
+    conn = sqlite3.connect(broken)
+    known = conn.execute("SELECT openrouter_id FROM openrouter_models WHERE internal_id = 1").fetchone()[0]
+    rows = [r for (r,) in conn.execute("SELECT rowid FROM messages ORDER BY rowid LIMIT 3")]
+    for rowid, value in zip(rows, ["nobödy/plänted-modél", 42, f"\u00a0{known.upper()}:nitro\u3000"]):
+        conn.execute("UPDATE messages SET model_used = ? WHERE rowid = ?", (value, rowid))
+    conn.commit()
+    conn.close()
+
+    outcome, = ex.run_suites(broken, ["target"], only=["model ref: messages.model_used"])
+    result, = outcome.results
+    assert result.success is False
+    assert "nobödy/plänted-modél" in result.observed and "42" in result.observed
+    assert known.upper() not in result.observed
 
 
 def test_parameters_from_report_fresh_merged_and_credits():

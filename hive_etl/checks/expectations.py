@@ -80,6 +80,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..resources import data_dir, pipeline_file
+from ..transform.model_ids import canonicalise, shipped_aliases
 from .gx_import import import_gx
 
 SEVERITIES = ("error", "warning")
@@ -249,43 +250,36 @@ def render_sql_value(value: Any) -> str:
     return sql_literal(value)
 
 
-_WS = "char(9, 10, 11, 12, 13, 28, 29, 30, 31, 32)"   # what Python's str.strip() removes, in ASCII
+# `canonical_ctes`: written after a CTE `refs(raw)`, it defines `hive_canonical(kind, raw, id)`
+# for every reference (kind 'ref') and every catalog openrouter_id (kind 'catalog') that is
+# neither NULL nor blank, by `hive_model_id` (model_id_sql below).
+CANONICAL_CTES = (
+    "hive_canonical(kind, raw, id) AS ("
+    "SELECT 'ref', raw, hive_model_id(raw) FROM refs WHERE hive_model_id(raw) IS NOT NULL "
+    "UNION SELECT 'catalog', \"openrouter_id\", hive_model_id(\"openrouter_id\") FROM \"openrouter_models\" "
+    "WHERE hive_model_id(\"openrouter_id\") IS NOT NULL)"
+)
 
 
-def canonical_ctes_sql(suffixes: Iterable[str], renames: dict[str, str]) -> str:
-    """CTEs giving `hive_canonical(kind, raw, id)` for the `refs(raw)` CTE written before them
-    (kind 'ref') and for every catalog openrouter_id (kind 'catalog').
+def model_id_sql(value) -> str | None:
+    """`hive_model_id(value)`, the SQL function the suites' queries call: the canonical id
+    hive_etl.transform.model_ids.canonicalise gives the value (with the shipped aliases), or
+    NULL for NULL and for a value that is blank. Any characters, and any type, by its Python
+    text (`42`, `b'...'`)."""
+    if value is None:
+        return None
+    text = str(value)
+    return canonicalise(text, shipped_aliases()).id if text.strip() else None
 
-    The SQL twin of hive_etl.transform.model_ids.canonicalise: trim, lower-case, strip routing
-    suffixes (repeatedly, blanks before them too), then one rename. SQLite's trim() and lower()
-    know ASCII only, so references with a non-ASCII character, or that are not text, are left
-    out (the hand-written check in post_load.py covers those).
-    """
-    suffix_rows = ", ".join(f"({sql_literal(s)})" for s in suffixes) or "(NULL)"
-    rename_rows = (", ".join(f"({sql_literal(k)}, {sql_literal(v)})" for k, v in sorted(renames.items()))
-                   or "(NULL, NULL)")
-    matches = "length({t}) > length(x.s) AND substr({t}, -length(x.s)) = x.s"
-    return (
-        f"hive_suffix(s) AS (VALUES {suffix_rows}), "
-        f"hive_rename(old, new) AS (VALUES {rename_rows}), "
-        "hive_raw(kind, raw) AS ("
-        f"SELECT 'ref', raw FROM refs WHERE typeof(raw) = 'text' AND trim(raw, {_WS}) <> '' "
-        "AND NOT raw GLOB ('*[^' || char(1) || '-' || char(127) || ']*') "
-        "UNION SELECT 'catalog', \"openrouter_id\" FROM \"openrouter_models\" WHERE typeof(\"openrouter_id\") = 'text'), "
-        "hive_strip(kind, raw, t) AS ("
-        f"SELECT kind, raw, lower(trim(raw, {_WS})) FROM hive_raw "
-        f"UNION SELECT h.kind, h.raw, rtrim(substr(h.t, 1, length(h.t) - length(x.s)), {_WS}) "
-        f"FROM hive_strip AS h JOIN hive_suffix AS x ON {matches.format(t='h.t')}), "
-        "hive_canonical(kind, raw, id) AS ("
-        "SELECT h.kind, h.raw, coalesce((SELECT r.new FROM hive_rename AS r WHERE r.old = h.t), h.t) "
-        f"FROM hive_strip AS h WHERE NOT EXISTS (SELECT 1 FROM hive_suffix AS x WHERE {matches.format(t='h.t')}))"
-    )
+
+def register_sql_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions the suites' queries may call, on one connection."""
+    conn.create_function("hive_model_id", 1, model_id_sql, deterministic=True)
 
 
 def builtin_parameters() -> dict[str, Any]:
     """Parameters every run has, taken from the project's own facts (never from a migration)."""
     from ..schema import target_spec
-    from ..transform.model_ids import shipped_aliases
 
     spec, aliases = target_spec(), shipped_aliases()
     return {
@@ -294,7 +288,7 @@ def builtin_parameters() -> dict[str, Any]:
         "subscription_tiers": list(pipeline_file("tables.yaml")["subscription_tiers"]),
         "routing_suffixes": list(aliases.suffixes),
         "model_renames": sorted(aliases.renames.items()),
-        "canonical_ctes": SqlText(canonical_ctes_sql(aliases.suffixes, aliases.renames)),
+        "canonical_ctes": SqlText(CANONICAL_CTES),
     }
 
 
@@ -438,13 +432,16 @@ def _context(gx):
 _page_cache_kib = 0   # of the connections the library opens from now on (0: SQLite's own 2 MB)
 
 
-def _set_page_cache(dbapi_connection, _record) -> None:
-    if _page_cache_kib and isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.execute(f"PRAGMA cache_size = -{_page_cache_kib}")
+def _prepare_connection(dbapi_connection, _record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        register_sql_functions(dbapi_connection)
+        if _page_cache_kib:
+            dbapi_connection.execute(f"PRAGMA cache_size = -{_page_cache_kib}")
 
 
-def _page_cache_for(kib: int) -> None:
-    """The page cache of the connections the library opens for these suites (suite
+def _prepare_connections(kib: int) -> None:
+    """Every connection the library opens from now on gets the suites' SQL functions
+    (register_sql_functions) and the page cache set for these suites (suite
     `meta.page_cache_kib`; the largest of them). The target suite asks for 32 MB: its
     foreign-key expectations probe a parent's key index once per child row, in the child's
     order (2.4M usage records into 200k conversations' keys, 12 MB of index, read again and
@@ -456,8 +453,8 @@ def _page_cache_for(kib: int) -> None:
     from sqlalchemy.engine import Engine
 
     _page_cache_kib = int(kib or 0)
-    if not event.contains(Engine, "connect", _set_page_cache):
-        event.listen(Engine, "connect", _set_page_cache)
+    if not event.contains(Engine, "connect", _prepare_connection):
+        event.listen(Engine, "connect", _prepare_connection)
 
 
 def read_immutable(db_path: Path) -> bool:
@@ -725,7 +722,7 @@ def run_suites(db_path: Path, suite_names: Iterable[str], parameters: dict | Non
     plans = {name: _plan(name, suites[name], inventory, params, builtins, only_set) for name in names}
 
     gx = import_gx()
-    _page_cache_for(max((suites[n].get("meta") or {}).get("page_cache_kib", 0) for n in names))
+    _prepare_connections(max((suites[n].get("meta") or {}).get("page_cache_kib", 0) for n in names))
     context = _context(gx)
     datasource = context.data_sources.add_sqlite(name="hive", connection_string=sqlite_url(db_path, immutable),
                                                  create_temp_table=False)
