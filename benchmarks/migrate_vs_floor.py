@@ -10,11 +10,14 @@ In one run, for each scale, on the same generated install (cached under --out), 
       usage-monitor.json records streamed with ijson's C parser into usage_records
       (executemany, no checks);
   (b) `hive-etl migrate` with every check on (expectation suites included), to a new target.
-Each is a child process; its wall time and peak RSS are recorded: the largest single
-process (wait4, which covers the suites' child too) and the whole process tree (sampled
-every 50 ms from /proc: migrate and its suites' child run at the same time). Prints medians,
-the ratio (b)/(a), throughput in source rows/s (database rows + JSON records) and peak
-memory, and writes them as JSON. Nothing here is asserted: these machines are shared, so
+Each is a child process; its wall time, CPU time and peak RSS are recorded: the CPU (user +
+system) of the child and every process it waited for (wait4: migrate's usage file and suites'
+children included), the largest single process (wait4 too) and the whole process tree
+(sampled every 50 ms from /proc: migrate and its children run at the same time). Prints
+medians, the ratio (b)/(a) of wall times and of CPU times (the migration uses two cores, the
+floor one: on a busy machine the CPU ratio moves less than the wall one), the cores the
+migration kept busy on average, throughput in source rows/s (database rows + JSON records)
+and peak memory, and writes them as JSON. Nothing here is asserted: these machines are shared, so
 figures are for reading.
 """
 
@@ -116,8 +119,9 @@ def _tree_rss(root: int) -> int:
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def run_child(argv: list[str]) -> tuple[float, int, int]:
-    """(seconds, peak RSS of the largest process, peak RSS of the process tree) of one child."""
+def run_child(argv: list[str]) -> tuple[float, int, int, float]:
+    """(seconds, peak RSS of the largest process, peak RSS of the process tree, CPU seconds of
+    the child and the descendants it waited for) of one child."""
     start = time.perf_counter()
     with open(os.devnull, "wb") as devnull, subprocess.Popen(argv, stdout=devnull, stderr=subprocess.PIPE, cwd=REPO) as child:
         tree_peak = 0
@@ -132,7 +136,7 @@ def run_child(argv: list[str]) -> tuple[float, int, int]:
         child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"{argv[:4]} failed ({child.returncode}): {stderr.strip()[-500:]}")
-    return seconds, usage.ru_maxrss * 1024, max(tree_peak, usage.ru_maxrss * 1024)
+    return seconds, usage.ru_maxrss * 1024, max(tree_peak, usage.ru_maxrss * 1024), usage.ru_utime + usage.ru_stime
 
 
 def ensure_install(out: Path, scale: str, seed: int) -> Path:
@@ -172,7 +176,7 @@ def measure(scale: str, seed: int, runs: int, out: Path) -> dict:
     usage = home / ".hive-ai" / "usage-monitor.json"
     rows, records = source_rows(db), json_records(usage)
     scratch = out / "scratch"
-    samples: dict[str, list[tuple[float, int, int]]] = {"floor": [], "migrate": []}
+    samples: dict[str, list[tuple[float, int, int, float]]] = {"floor": [], "migrate": []}
     for run in range(runs):
         for name in ("floor", "migrate"):
             if scratch.exists():
@@ -186,20 +190,25 @@ def measure(scale: str, seed: int, runs: int, out: Path) -> dict:
                         "--report-dir", str(scratch / "report")]
             sample = run_child(argv)
             samples[name].append(sample)
-            print(f"{scale} run {run + 1}/{runs} {name:8s} {sample[0]:7.2f} s  peak RSS {sample[1] / 2**20:6.0f} MB"
-                  f" (tree {sample[2] / 2**20:.0f} MB)", flush=True)
+            print(f"{scale} run {run + 1}/{runs} {name:8s} {sample[0]:7.2f} s  CPU {sample[3]:7.2f} s"
+                  f"  peak RSS {sample[1] / 2**20:6.0f} MB (tree {sample[2] / 2**20:.0f} MB)", flush=True)
     shutil.rmtree(scratch, ignore_errors=True)
-    floor = statistics.median(s for s, _, _ in samples["floor"])
-    migrate = statistics.median(s for s, _, _ in samples["migrate"])
+    floor = statistics.median(s[0] for s in samples["floor"])
+    migrate = statistics.median(s[0] for s in samples["migrate"])
+    floor_cpu = statistics.median(s[3] for s in samples["floor"])
+    migrate_cpu = statistics.median(s[3] for s in samples["migrate"])
     moved = rows + records
     return {
         "scale": scale, "seed": seed, "runs": runs, "source_rows": rows, "json_records": records,
         "source_bytes": db.stat().st_size, "json_bytes": usage.stat().st_size if usage.exists() else 0,
         "floor_seconds": round(floor, 3), "migrate_seconds": round(migrate, 3), "ratio": round(migrate / floor, 3),
+        "floor_cpu_seconds": round(floor_cpu, 3), "migrate_cpu_seconds": round(migrate_cpu, 3),
+        "cpu_ratio": round(migrate_cpu / floor_cpu, 3),
+        "migrate_cores_busy": round(statistics.median(s[3] / s[0] for s in samples["migrate"]), 2),
         "migrate_rows_per_second": round(moved / migrate), "floor_rows_per_second": round(moved / floor),
-        "migrate_peak_rss_mb": round(max(r for _, r, _ in samples["migrate"]) / 2**20, 1),
-        "migrate_peak_tree_rss_mb": round(max(t for _, _, t in samples["migrate"]) / 2**20, 1),
-        "floor_peak_rss_mb": round(max(r for _, r, _ in samples["floor"]) / 2**20, 1),
+        "migrate_peak_rss_mb": round(max(s[1] for s in samples["migrate"]) / 2**20, 1),
+        "migrate_peak_tree_rss_mb": round(max(s[2] for s in samples["migrate"]) / 2**20, 1),
+        "floor_peak_rss_mb": round(max(s[1] for s in samples["floor"]) / 2**20, 1),
         "samples": samples,
     }
 
@@ -215,12 +224,14 @@ def main() -> None:
     results = [measure(scale, args.seed, args.runs, args.out) for scale in args.scale or ["heavy"]]
     print()
     print(f"{'scale':<10} {'rows+records':>13} {'floor s':>8} {'migrate s':>9} {'ratio':>6} {'rows/s':>9} "
-          f"{'µs/row':>7} {'peak MB':>8} {'tree MB':>8}")
+          f"{'µs/row':>7} {'peak MB':>8} {'tree MB':>8} {'floor CPU':>9} {'CPU s':>7} {'CPU x':>6} {'cores':>6}")
     for r in results:
         moved = r["source_rows"] + r["json_records"]
         print(f"{r['scale']:<10} {moved:>13,} {r['floor_seconds']:>8.2f} {r['migrate_seconds']:>9.2f} {r['ratio']:>6.2f} "
               f"{r['migrate_rows_per_second']:>9,} {r['migrate_seconds'] / moved * 1e6:>7.2f} "
-              f"{r['migrate_peak_rss_mb']:>8.0f} {r['migrate_peak_tree_rss_mb']:>8.0f}")
+              f"{r['migrate_peak_rss_mb']:>8.0f} {r['migrate_peak_tree_rss_mb']:>8.0f} "
+              f"{r['floor_cpu_seconds']:>9.2f} {r['migrate_cpu_seconds']:>7.2f} {r['cpu_ratio']:>6.2f} "
+              f"{r['migrate_cores_busy']:>6.2f}")
         path = args.out / f"migrate_vs_floor-{r['scale'].replace(':', '-')}.json"
         path.write_text(json.dumps(r, indent=2) + "\n")
         print(f"  written: {path}")
