@@ -12,6 +12,7 @@ child is killed with its parent, so a killed migration leaves nothing running.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -84,6 +85,18 @@ def write_whole(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
+
+
+def collect_less(gen0: int = 10_000) -> None:
+    """In a child that streams millions of records: freeze what it has imported (it lives until
+    the exit) and run the cycle collector's youngest generation every `gen0` allocations
+    instead of every 700. Records, rows and batches are trees that refcounting frees the
+    moment they are done with; at the default pace the collector ran 4,700 times on half the
+    heavy install, 39 of them full collections through every imported module's objects, for
+    0.63-0.71 s of the usage file child's CPU and nothing found (0.01 s this way). Cycles
+    (an exception's traceback, say) are still collected, a little later."""
+    gc.freeze()
+    gc.set_threshold(gen0, *gc.get_threshold()[1:])
 
 
 def exit_at_once() -> None:

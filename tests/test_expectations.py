@@ -201,6 +201,27 @@ def test_the_library_is_imported_without_running_scipy_or_altair_until_something
     assert fresh_python(code).splitlines() == ["ExpectationSuite False False False", "0.5 True Chart"]
 
 
+def test_the_library_is_imported_with_the_collector_off_and_left_on_with_its_objects_frozen():
+    """The import's million objects live as long as the process: they are frozen out of the
+    cycle collector's walks, which go on for what comes later (a cycle made after the import
+    is still collected), and a failed import leaves the collector as it found it."""
+    code = (
+        "import gc, sys\n"
+        "from hive_etl.checks.gx_import import import_gx\n"
+        "saved = sys.modules.get('great_expectations')\n"
+        "sys.modules['great_expectations'] = None\n"
+        "try:\n"
+        "    import_gx()\n"
+        "except ImportError:\n"
+        "    print('failed', gc.isenabled(), gc.get_freeze_count())\n"
+        "del sys.modules['great_expectations']\n"
+        "gx = import_gx()\n"
+        "class Node: pass\n"
+        "node = Node(); node.me = node; del node\n"
+        "print('imported', gc.isenabled(), gc.get_freeze_count() > 100_000, gc.collect() > 0, import_gx() is gx)\n")
+    assert fresh_python(code).splitlines() == ["failed True 0", "imported True True True True"]
+
+
 def test_a_next_request_never_handed_over_is_stopped_not_awaited(migrated, tmp_path):
     worker = SuitesInChild(tmp_path, "source", suites_request(migrated.db, ["target"], None, True), then="target")
     worker.outcomes()

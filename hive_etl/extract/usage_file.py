@@ -46,7 +46,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..child_process import Child, exit_at_once, write_whole
+from ..child_process import Child, collect_less, exit_at_once, write_whole
 from ..context import RunContext, SourceCounts
 from ..errors import BadInput, HiveEtlError
 from ..load.sidecars import Sidecars
@@ -266,5 +266,6 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides when to stop
+    collect_less()
     main(sys.argv[1:])
     exit_at_once()
