@@ -91,7 +91,7 @@ def collect_less(gen0: int = 10_000) -> None:
     """In a child that streams millions of records: freeze what it has imported (it lives until
     the exit) and run the cycle collector's youngest generation every `gen0` allocations
     instead of every 700. Records, rows and batches are trees that refcounting frees the
-    moment they are done with; at the default pace the collector ran 4,700 times on half the
+    moment they are done with; at the default pace the collector ran 5,200 times on half the
     heavy install, 39 of them full collections through every imported module's objects, for
     0.63-0.71 s of the usage file child's CPU and nothing found (0.01 s this way). Cycles
     (an exception's traceback, say) are still collected, a little later."""
