@@ -208,7 +208,6 @@ def test_the_library_is_imported_with_the_collector_off_and_left_on_with_its_obj
     code = (
         "import gc, sys\n"
         "from hive_etl.checks.gx_import import import_gx\n"
-        "saved = sys.modules.get('great_expectations')\n"
         "sys.modules['great_expectations'] = None\n"
         "try:\n"
         "    import_gx()\n"
