@@ -8,6 +8,8 @@ import time
 from contextlib import closing
 from datetime import datetime, timezone
 
+import pytest
+
 from conftest import SAMPLES, Run, run_cli
 from hive_etl import pipeline
 from hive_etl.child_process import write_whole
@@ -198,3 +200,22 @@ def test_an_sqlite_failure_in_the_childs_de_duplication_is_said_as_such(tmp_path
     assert "unable to open database" in run.stderr
     assert "could not be read" not in run.stderr
     assert not run.target.exists()
+
+
+def test_a_failure_while_the_child_lists_the_known_rows_is_raised_not_taken_for_no_duplicates(tmp_path, monkeypatch):
+    """The known rows are listed in a thread of the usage file's child: whatever stops it
+    there is raised when the records are to be dropped, so the child never reports that
+    nothing was dropped when nothing was compared."""
+    offer, work = tmp_path / usage_file.OFFER, tmp_path / "work"
+    work.mkdir()
+    write_whole(offer, json.dumps({"source": "unused", "columns": list(COLUMNS)}))
+
+    def broken(*args, **kwargs):
+        raise ValueError("not a list")
+
+    monkeypatch.setattr(legacy_json, "list_known", broken)
+    dedup = usage_file._ChildDedup({"json_db": str(work / "json.db"), "awaited": str(work / "awaited"),
+                                    "offer": str(offer), "claim": str(work / usage_file.CLAIM)})
+    assert dedup.leave_unsorted() is False
+    with pytest.raises(ValueError, match="not a list"):
+        dedup.drop()

@@ -177,7 +177,7 @@ class _ChildDedup:
                 conn.execute("COMMIT")
             finally:
                 conn.close()
-        except sqlite3.Error as exc:
+        except Exception as exc:  # noqa: BLE001 - kept for drop(), which raises it in the child's main thread
             self.listed = exc
 
     def drop(self) -> int | None:
