@@ -208,7 +208,7 @@ def test_a_failure_while_the_child_lists_the_known_rows_is_raised_not_taken_for_
     nothing was dropped when nothing was compared."""
     offer, work = tmp_path / usage_file.OFFER, tmp_path / "work"
     work.mkdir()
-    write_whole(offer, json.dumps({"source": "unused", "columns": list(COLUMNS)}))
+    write_whole(offer, json.dumps({"source": str(tmp_path / "source.db"), "columns": list(COLUMNS)}))
 
     def broken(*args, **kwargs):
         raise ValueError("not a list")
