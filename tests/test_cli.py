@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import SAMPLES, make_install, run_cli
+from conftest import SAMPLES, fresh_python, make_install, run_cli
 from hive_etl.schema import create_fresh_target, create_indexes
 
 BASE = "INSERT INTO users (id, email, tier) VALUES ('u1', 'ada@example.com', 'free');"
@@ -220,3 +220,22 @@ def test_source_bytes_never_change_even_in_wal_mode_with_a_reader_open(tmp_path,
     with sqlite3.connect(tmp_path / "out.db") as out:
         assert sorted(r[0] for r in out.execute("SELECT id FROM users")) == ["u1", "u2"]
     app.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc")
+def test_the_cli_keeps_numpy_from_starting_blas_threads_and_keeps_a_users_setting():
+    # pyarrow and the expectation library import numpy, whose OpenBLAS starts a spinning
+    # thread per core; the migration's processes never do linear algebra.
+    code = (
+        "import os\n"
+        "from click.testing import CliRunner\n"
+        "from hive_etl.cli import main\n"
+        "os.environ.pop('OPENBLAS_NUM_THREADS', None)\n"
+        "CliRunner().invoke(main, ['check', '--db', 'no-such.db'])\n"
+        "import numpy\n"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'), len(os.listdir('/proc/self/task')))\n"
+        "os.environ['OPENBLAS_NUM_THREADS'] = '3'\n"
+        "CliRunner().invoke(main, ['check', '--db', 'no-such.db'])\n"
+        "print(os.environ['OPENBLAS_NUM_THREADS'])\n"
+    )
+    assert fresh_python(code).split() == ["1", "1", "3"]
