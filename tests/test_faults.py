@@ -53,10 +53,12 @@ def test_sigkill_at_many_points_never_leaves_a_half_built_database(tmp_path):
     assert counted.returncode == 0, counted.stderr
     total, swap = map(int, (tmp_path / "count").read_text().split())
     assert 0 < swap < total
-    # Spread over the migration up to the swap, then crowded around the backup and rename.
-    points = sorted({1 + i * (swap - 1) // KILL_POINTS_SPREAD for i in range(KILL_POINTS_SPREAD)}
-                    | {swap - 3 + 2 * i for i in range(KILL_POINTS_TAIL)})
-    assert len(points) >= 50
+    # Spread over the migration up to the swap, then crowded around the backup and rename:
+    # the two just before the swap, the rest counted from the swap's start (kill_driver.py).
+    spread = sorted({1 + i * (swap - 1) // KILL_POINTS_SPREAD for i in range(KILL_POINTS_SPREAD)})
+    tail = [swap - 3, swap - 1] + [f"swap+{k}" for k in range(1, 2 * KILL_POINTS_TAIL - 3, 2)]
+    points = spread + tail
+    assert len(spread) == KILL_POINTS_SPREAD and len(tail) == KILL_POINTS_TAIL
     outcomes = {"original": 0, "migrated": 0}
     for point in points:
         home = fresh_home(tmp_path / "home")
