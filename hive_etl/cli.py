@@ -53,9 +53,10 @@ def _summary(report: dict) -> str:
 def main() -> None:
     """Move a Hive AI TypeScript-era hive-ai.db into the Rust-era schema (version 13)."""
     # Nothing here does linear algebra, but numpy (imported by pyarrow and the expectation
-    # library) starts an OpenBLAS thread per core that spins for a while: 0.03-0.09 s of CPU in
-    # each of a migration's three processes, taken from the busy cores. Set before any of them
-    # imports numpy (the children inherit it); a value the user set is kept.
+    # library) starts an OpenBLAS thread per core that spins for a while: 0.09 s of CPU in the
+    # pipeline's process and 0.03 s in the usage file's child on half the heavy install, taken
+    # from the busy cores. Set before anything imports numpy (the children inherit it); a
+    # value the user set is kept.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
